@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Installs mlci from this checkout (the directory above scripts/) into an isolated, cached
+# venv -- never into the caller's Python -- and makes `mlci` available.
+#
+# Used by the setup action (action.yml at the repo root) and by every stage action:
+#
+#   # setup action: later steps get `mlci` through $GITHUB_PATH
+#   "$GITHUB_ACTION_PATH/scripts/setup-mlci.sh"
+#
+#   # stage action (actions/<stage>/action.yml), `mlci` needed in the SAME step:
+#   PATH="$("$GITHUB_ACTION_PATH/../../scripts/setup-mlci.sh"):$PATH"
+#   mlci <stage> ...
+#
+# Contract: stdout is exactly one line, a directory holding only `mlci` (a symlink into the
+# venv; the venv's own python/pip are deliberately not put on PATH, so they never shadow the
+# caller's), so `$(...)` captures it; everything the script reports goes to stderr. It is not
+# meant to be `source`d.
+#
+# Environment (the action passes its inputs under these prefixed names):
+#   MLCI_SETUP_PYTHON   interpreter to build the venv with (default python3; name or path)
+#   MLCI_SETUP_EXTRAS   comma-separated extras of the mlci package (e.g. "s3,parquet")
+#   MLCI_CACHE_DIR      where venvs live (default ${RUNNER_TOOL_CACHE:-$HOME/.cache}/mlci)
+#   GITHUB_PATH, GITHUB_OUTPUT   appended to when set (bin dir; version=<x>)
+#
+# The venv directory is keyed by mlci version + Python version + extras; a stamp file in it
+# holds a hash of pyproject.toml and the src/ tree. A venv whose stamp matches is reused with
+# no pip call at all; otherwise it is rebuilt from scratch. The stamp is written last, so an
+# interrupted install is never mistaken for a good one.
+#
+# Exit codes: 0 ok; 2 bad input (interpreter not found or too old, unknown extra);
+# anything else: the install itself failed (pip's message is in the log).
+set -euo pipefail
+
+say() { printf 'mlci-setup: %s\n' "$*" >&2; }
+fail() {  # fail CODE MESSAGE: a GitHub error annotation (plain text elsewhere), then exit CODE
+    if [[ -n "${GITHUB_ACTIONS:-}" ]]; then
+        printf '::error title=mlci setup::%s\n' "$2" >&2
+    else
+        printf 'mlci-setup: error: %s\n' "$2" >&2
+    fi
+    exit "$1"
+}
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+[[ -f "$root/pyproject.toml" && -f "$root/src/mlci/__init__.py" ]] \
+    || fail 1 "no mlci source tree at $root (expected pyproject.toml and src/mlci/)"
+
+# --- inputs -----------------------------------------------------------------------------------
+python_in="${MLCI_SETUP_PYTHON:-python3}"
+[[ -n "$python_in" ]] || python_in=python3
+python_path="$(command -v -- "$python_in" 2>/dev/null || true)"
+[[ -n "$python_path" && -x "$python_path" ]] \
+    || fail 2 "python interpreter '$python_in' not found (input 'python': give a command on PATH or a path to an executable)"
+py_version="$("$python_path" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3]) if sys.version_info >= (3, 10) else print("old " + sys.version.split()[0])' 2>/dev/null || true)"
+[[ -n "$py_version" ]] || fail 2 "'$python_in' ($python_path) is not a working Python interpreter (input 'python')"
+[[ "$py_version" != old* ]] || fail 2 "'$python_in' is Python ${py_version#old }; mlci needs Python >= 3.10 (input 'python')"
+
+# Extras known to this checkout's pyproject.toml ([project.optional-dependencies] keys).
+known_extras="$(awk '
+    /^\[/ { in_section = ($0 == "[project.optional-dependencies]"); next }
+    in_section && match($0, /^[A-Za-z0-9][A-Za-z0-9._-]*[ \t]*=/) {
+        name = substr($0, 1, RLENGTH); sub(/[ \t]*=$/, "", name); print name
+    }' "$root/pyproject.toml" | sort -u | tr '\n' ' ')"
+extras=()
+IFS=',' read -r -a raw_extras <<<"${MLCI_SETUP_EXTRAS:-}"
+for extra in "${raw_extras[@]}"; do
+    extra="${extra//[[:space:]]/}"
+    [[ -n "$extra" ]] || continue
+    extra="$(printf '%s' "$extra" | tr 'A-Z_.' 'a-z--')"   # PEP 685 normalisation
+    [[ " $known_extras " == *" $extra "* ]] \
+        || fail 2 "unknown extra '$extra' (input 'extras'; this mlci offers: ${known_extras% })"
+    extras+=("$extra")
+done
+extras_csv=""
+if ((${#extras[@]})); then
+    extras_csv="$(printf '%s\n' "${extras[@]}" | sort -u | paste -sd, -)"
+fi
+
+# --- identity of this install -------------------------------------------------------------------
+version="$(sed -n 's/^__version__[[:space:]]*=[[:space:]]*["'\'']\([^"'\'']*\)["'\''].*/\1/p' "$root/src/mlci/__init__.py" | head -n1)"
+[[ -n "$version" ]] || fail 1 "cannot read __version__ from $root/src/mlci/__init__.py"
+
+if command -v sha256sum >/dev/null 2>&1; then sha256=(sha256sum); else sha256=(shasum -a 256); fi
+# One hashing process for the whole tree; paths are part of the hash (renames count).
+source_hash="$(cd "$root" && {
+    printf '%s\0' pyproject.toml
+    find src -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z
+} | xargs -0 "${sha256[@]}" | "${sha256[@]}" | cut -c1-16)"
+
+cache_dir="${MLCI_CACHE_DIR:-${RUNNER_TOOL_CACHE:-$HOME/.cache}/mlci}"
+venv="$cache_dir/mlci-$version-py$py_version-${extras_csv:-base}"
+venv="${venv//,/+}"
+stamp="$venv/.mlci-stamp"
+want_stamp="mlci=$version source=$source_hash python=$python_path extras=$extras_csv"
+exposed="$venv/mlci-bin"     # holds only a symlink to the venv's `mlci`
+
+mkdir -p "$cache_dir"
+# One installer at a time per cache dir (parallel jobs on one runner); flock is Linux-only.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$cache_dir/.lock"
+    flock 9
+fi
+
+install_venv() {
+    if [[ -e "$venv" ]]; then
+        say "cached venv $venv is $1; rebuilding"
+        rm -rf "$venv"
+    fi
+    local spec="$root" start
+    [[ -z "$extras_csv" ]] || spec="${root}[${extras_csv}]"
+    say "installing mlci $version (${extras_csv:-no extras}) with Python $py_version into $venv"
+    start=$(date +%s)
+    # --no-compile: bytecode is written on first import instead, only for what mlci imports.
+    local pip_args=(install --disable-pip-version-check --no-input --quiet --no-compile "$spec")
+    # pip >= 22.3 can install into another interpreter (--python): a venv without its own pip
+    # skips ensurepip (~5 s). The caller's environment is only read, never written.
+    if "$python_path" -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' >/dev/null 2>&1; then
+        "$python_path" -m venv --without-pip "$venv" >&2 \
+            || fail 2 "'$python_in' cannot create a venv (on Debian/Ubuntu: apt-get install python3-venv)"
+        "$python_path" -m pip --python "$venv/bin/python" "${pip_args[@]}" >&2
+    else
+        "$python_path" -m venv "$venv" >&2 \
+            || fail 2 "'$python_in' cannot create a venv (on Debian/Ubuntu: apt-get install python3-venv)"
+        "$venv/bin/python" -m pip "${pip_args[@]}" >&2
+    fi
+    # Only `mlci` is exposed on PATH: the venv's python/pip must not shadow the caller's.
+    mkdir -p "$exposed"
+    ln -sfn "$venv/bin/mlci" "$exposed/mlci"
+    printf '%s\n' "$want_stamp" >"$stamp"
+    say "installed in $(( $(date +%s) - start ))s"
+}
+
+installed=""
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" && -x "$exposed/mlci" ]]; then
+    if installed="$("$exposed/mlci" --version 2>/dev/null)"; then
+        say "reusing cached venv $venv (mlci $version, Python $py_version, source $source_hash)"
+    else
+        install_venv "broken (its mlci does not run)"
+    fi
+else
+    install_venv "stale or incomplete"
+fi
+if [[ -z "$installed" ]]; then
+    installed="$("$exposed/mlci" --version 2>&1)" || fail 1 "the installed mlci does not run: $installed"
+fi
+installed="${installed##* }"
+say "mlci $installed ready: $exposed/mlci"
+
+[[ -z "${GITHUB_PATH:-}" ]] || printf '%s\n' "$exposed" >>"$GITHUB_PATH"
+[[ -z "${GITHUB_OUTPUT:-}" ]] || printf 'version=%s\n' "$installed" >>"$GITHUB_OUTPUT"
+printf '%s\n' "$exposed"

@@ -1,0 +1,136 @@
+"""`mlci gate`: evaluate a candidate against a baseline with a gate spec (DESIGN.md).
+
+Exit codes: 0 promote, 1 reject, 3 review, 2 bad input (including an unreachable registry).
+The verdict is printed, written as step outputs (`verdict`, `report-json`, `report-md`), and
+the Markdown report goes to the job summary. numpy and MLflow are imported only in `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci.errors import InputError, MlciError
+
+if TYPE_CHECKING:
+    from mlci.gate.spec import GateSpec
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", metavar="FILE",
+                        help="gate spec (default: the gate: key of mlci.yml)")
+    parser.add_argument("--candidate", metavar="REF", required=True,
+                        help="candidate metrics: a JSON file, runs:/<run-id> or "
+                        "models:/<name>@<alias>")
+    parser.add_argument("--baseline", metavar="REF", default=None,
+                        help="baseline metrics (default: models:/<model>@<alias> from mlci.yml; "
+                        "an alias that does not exist yet means a first model)")
+    parser.add_argument("--candidate-predictions", metavar="FILE", default=None,
+                        help="per-example predictions of the candidate (CSV or Parquet)")
+    parser.add_argument("--baseline-predictions", metavar="FILE", default=None,
+                        help="per-example predictions of the baseline, same examples")
+    parser.add_argument("--report-md", metavar="F", help="write the Markdown report here")
+    parser.add_argument("--report-json", metavar="F", help="write the JSON report here")
+    parser.add_argument("--junit", metavar="F", help="write a JUnit XML report here")
+    parser.add_argument("--openmetrics", metavar="F", help="write OpenMetrics text here")
+    parser.add_argument("--comment", action="store_true",
+                        help="post (or update) the Markdown report as a PR/MR comment")
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from mlci.config import load_config
+
+    return load_config(args)
+
+
+def _spec(args: argparse.Namespace, config: Any) -> GateSpec:
+    from mlci.gate.spec import GateSpec, load_gate_spec, validate_gate_spec
+
+    if args.spec:
+        return load_gate_spec(args.spec)
+    gate = getattr(config, "gate", None) if config is not None else None
+    if gate is None:
+        raise InputError("no gate spec: give --spec FILE or set gate: in mlci.yml", key="spec")
+    if isinstance(gate, GateSpec):
+        return gate
+    if isinstance(gate, str):
+        return load_gate_spec(config.resolve_path(gate))
+    return validate_gate_spec(gate, file=str(Path(config.base_dir) / "mlci.yml"), prefix="gate.")
+
+
+def _write(path: str | None, text: str) -> None:
+    if not path:
+        return
+    try:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write report: {error.strerror or error}", file=path) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlci import ci
+    from mlci.gate import VERDICT_EXIT_CODES, report
+    from mlci.gate.engine import Side, run_gate
+    from mlci.gate.sources import NoBaseline, load_metrics
+
+    platform = ci.current()
+    config = _config(args)
+    spec = _spec(args, config)
+    tracking_uri = args.tracking_uri or (config.registry.tracking_uri if config else None)
+    source = load_metrics(args.candidate, tracking_uri=tracking_uri, role="candidate")
+    candidate = Side(source.ref, dict(source.metrics), source.model_version, source.run_id,
+                     args.candidate_predictions)
+    baseline: Side | None = None
+    baseline_ref = args.baseline
+    if not baseline_ref and config is not None and config.model:
+        # Omitting --baseline means "the production model", never "no baseline": that
+        # would let a candidate through without comparing it with anything.
+        baseline_ref = f"models:/{config.model}@{config.registry.alias}"
+    if baseline_ref:
+        try:
+            found = load_metrics(baseline_ref, tracking_uri=tracking_uri, role="baseline")
+            baseline = Side(found.ref, dict(found.metrics), found.model_version, found.run_id,
+                            args.baseline_predictions)
+        except NoBaseline as missing:
+            platform.warning(f"no baseline yet ({missing.message}); "
+                             f"on_missing_baseline: {spec.on_missing_baseline}")
+            if args.baseline_predictions:
+                raise InputError("--baseline-predictions given, but the baseline does not "
+                                 "exist", key="baseline-predictions") from None
+    elif args.baseline_predictions:
+        baseline = Side(None, {}, None, None, args.baseline_predictions)
+    else:
+        platform.warning("no --baseline and no model in mlci.yml: judged as a first model "
+                         f"(on_missing_baseline: {spec.on_missing_baseline})")
+    with platform.group("mlci gate: evaluating"):
+        result = run_gate(spec, candidate, baseline)
+    markdown = report.to_markdown(result)
+    _write(args.report_md, markdown)
+    _write(args.report_json, report.to_json(result))
+    _write(args.junit, report.to_junit(result))
+    _write(args.openmetrics, report.to_openmetrics(result))
+    platform.summary(markdown)
+    outputs = {"verdict": result["verdict"]}
+    outputs["report-json"] = str(Path(args.report_json).resolve()) if args.report_json else ""
+    outputs["report-md"] = str(Path(args.report_md).resolve()) if args.report_md else ""
+    platform.set_outputs(outputs)
+    text = [f"mlci gate: {result['verdict']}"] + [f"  - {r}" for r in result["reasons"]]
+    if args.json:
+        sys.stdout.write(report.to_json(result))
+        print("\n".join(text), file=sys.stderr)
+    else:
+        print("\n".join(text), flush=True)
+    if args.comment:
+        from mlci.gate.comment import post_comment
+
+        try:
+            post_comment(markdown, platform=platform)
+        except MlciError as error:
+            # The comment is a courtesy copy of the report; the verdict stands either way
+            # (the report is already in the job summary and the report files).
+            platform.warning(f"--comment: could not post the report: {error}")
+    return VERDICT_EXIT_CODES[result["verdict"]]

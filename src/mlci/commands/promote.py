@@ -1,0 +1,51 @@
+"""`mlci promote`: move the production alias to a candidate, audited (see mlci.registry.promote).
+
+Exit codes: 0 promoted (or already there); 1 refused -- the gate said reject, the alias
+moved since the gate saw it, or another promotion won the race; 2 bad input or the
+registry unreachable (nothing moved); 3 the gate said review and `--approved` was not given.
+Outputs: `version`, `previous-version` (empty when the alias was not set).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mlci.commands._registry import model_alias, output_result, registry_for
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="NAME",
+                        help="registered model (default: mlci.yml model)")
+    parser.add_argument("--candidate", metavar="REF", required=True,
+                        help="runs:/<run-id>/<artifact-path> (registered if new) or a VERSION")
+    parser.add_argument("--alias", metavar="ALIAS",
+                        help="alias to move (default: mlci.yml registry.alias, else champion)")
+    parser.add_argument("--expect-current", metavar="VERSION",
+                        help="refuse (exit 1) unless the alias points to VERSION ('none': unset); "
+                        "default: the baseline version in --gate-report")
+    parser.add_argument("--gate-report", metavar="FILE", help="the gate's JSON report")
+    parser.add_argument("--approved", action="store_true",
+                        help="a human approved this promotion (needed for a review verdict)")
+    parser.add_argument("--override", action="store_true",
+                        help="promote despite a reject verdict (needs --reason; recorded)")
+    parser.add_argument("--reason", metavar="TEXT", help="why (recorded in the audit trail)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlci import ci
+    from mlci.registry.promote import parse_expect, promote
+
+    platform = ci.current()
+    expect = parse_expect(args.expect_current)
+    registry, model, alias = model_alias(args, registry_for)
+    with platform.group(f"promote {model}@{alias} <- {args.candidate}"):
+        result = promote(registry, model=model, candidate=args.candidate, alias=alias,
+                         expect_current=expect, gate_report=args.gate_report,
+                         approved=args.approved, override=args.override, reason=args.reason,
+                         platform=platform)
+    output_result(platform, result, args.json)
+    if not args.json:
+        what = "promoted" if result.moved else "already there"
+        print(f"{model}@{alias}: {result.previous_version or 'unset'} -> {result.version} "
+              f"({what})")
+    return 0

@@ -1,0 +1,107 @@
+"""Loading mlci.yml: file, then environment, then flags; errors name file, line, key and expectation.
+
+Precedence, lowest to highest:
+1. defaults of the model;
+2. `mlci.yml` (`--config FILE`, else `$MLCI_CONFIG`, else `./mlci.yml` when present);
+3. environment: any key as `MLCI_<SECTION>__<KEY>` (e.g. `MLCI_TRAIN__SEED=7`,
+   `MLCI_MODEL=churn`), values read as YAML. The ambient `MLFLOW_TRACKING_URI` fills
+   `registry.tracking_uri` only when mlci.yml leaves it unset (as in MLflow, where the
+   variable is the default and explicit configuration wins);
+4. command-line flags (`--tracking-uri`, and each command's own flags, applied by the command).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlci.errors import ConfigError
+
+DEFAULT_NAME = "mlci.yml"
+ENV_PREFIX = "MLCI_"
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping key, to point errors at it."""
+
+
+def _lines(node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = (*path, str(key_node.value))
+            out[key] = key_node.start_mark.line + 1
+            _lines(value_node, key, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            out[(*path, str(index))] = item.start_mark.line + 1
+            _lines(item, (*path, str(index)), out)
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """Parse a YAML file; return the data and a map of key path -> line number."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read: {error.strerror or error}", file=str(path)) from None
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise ConfigError(f"not valid YAML: {getattr(error, 'problem', error)}", file=str(path),
+                          line=mark.line + 1 if mark else None) from None
+    lines: dict[tuple[str, ...], int] = {}
+    if node is not None:
+        _lines(node, (), lines)
+    return data, lines
+
+
+def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {explicit}", file=explicit)
+        return path
+    if env.get("MLCI_CONFIG"):
+        return find_config(env["MLCI_CONFIG"], {})
+    default = Path(DEFAULT_NAME)
+    return default if default.is_file() else None
+
+
+def env_overrides(env: Mapping[str, str], top_keys: set[str]) -> dict[str, tuple[str, Any]]:
+    """`MLCI_TRAIN__SEED=7` -> {"train.seed": ("MLCI_TRAIN__SEED", 7)}.
+
+    Only names whose first segment is a top-level key count, so the variables mlci sets
+    for training containers (`MLCI_SEED`, `MLCI_DATA_DIR`) never read as configuration.
+    """
+    found: dict[str, tuple[str, Any]] = {}
+    if env.get("MLFLOW_TRACKING_URI"):
+        found["registry.tracking_uri"] = ("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
+        if parts[0] not in top_keys or not all(parts):
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        found[".".join(parts)] = (name, value)
+    return found
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, last = dotted.split(".")
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[last] = value

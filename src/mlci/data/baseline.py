@@ -1,0 +1,212 @@
+"""Baselines for `mlci data-change --against`:
+
+- `FILE`: a manifest written by `--write` (e.g. committed to the repository);
+- `git:REF[:PATH]`: the manifest file as committed at REF (`git show REF:./PATH`); PATH
+  defaults to the `--write` file;
+- `models:/NAME@ALIAS` or `models:/NAME/VERSION`: the data a registered model version was
+  trained on — the model version's (else its run's) tag `mlci.data_fingerprint`, and the
+  run's artifact `mlci/data-manifest.json` for the file-level difference.
+
+No baseline yet (no such alias, the manifest not yet committed at REF) is reported, not an
+error: the data counts as changed, so a first model gets trained. An unreachable registry,
+a bad ref or an unreadable file is an error (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlci.data import FINGERPRINT_TAG, MANIFEST_ARTIFACT
+from mlci.data.manifest import Manifest
+from mlci.errors import InputError, ServiceError
+
+_MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
+
+
+@dataclass
+class Baseline:
+    ref: str
+    fingerprint: str | None = None
+    origin: str = ""
+    note: str | None = None          # why there is no (full) baseline
+    _raw: Any = field(default=None, repr=False)
+    _text: str | None = field(default=None, repr=False)
+    _manifest: Manifest | None = field(default=None, repr=False)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """Parsed (and checked against its recorded fingerprint) only when needed."""
+        if self._manifest is None and self._raw is None and self._text is not None:
+            self._raw = _parse(self._text, self.origin)
+        if self._manifest is None and self._raw is not None:
+            self._manifest = Manifest.from_json(self._raw, origin=self.origin)
+        return self._manifest
+
+
+# A manifest written by mlci starts {"version": 1, "fingerprint": "sha256:..."; reading
+# that much decides "unchanged" without parsing 100,000 entries.
+_HEAD = re.compile(r'^\{\s*"version":\s*1,\s*"fingerprint":\s*"(sha256:[0-9a-f]{64})"')
+
+
+def _parse(text: str, origin: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", file=origin, line=exc.lineno) from None
+
+
+def _from_text(ref: str, text: str, origin: str) -> Baseline:
+    head = _HEAD.match(text[:256])
+    if head:  # the entries are parsed (and checked) only if a difference is to be listed
+        return Baseline(ref, fingerprint=head.group(1), origin=origin, _text=text)
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", file=origin, line=exc.lineno) from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("entries"), list):
+        raise InputError("not an mlci data manifest: expected a JSON object with an "
+                         "'entries' list", file=origin)
+    fp = raw.get("fingerprint")
+    baseline = Baseline(ref, origin=origin, _raw=raw)
+    baseline.fingerprint = fp if isinstance(fp, str) else baseline.manifest.fingerprint  # type: ignore[union-attr]
+    return baseline
+
+
+def from_file(ref: str, root: Path) -> Baseline:
+    path = Path(ref) if os.path.isabs(ref) else Path.cwd() / ref
+    shown = os.path.relpath(path) if os.path.isabs(ref) else ref
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("baseline manifest not found (write one with "
+                         "`mlci data-change --write FILE`, or use --against git:REF / "
+                         "models:/NAME@ALIAS)", file=shown, key="--against") from None
+    except OSError as exc:
+        raise InputError(f"cannot read baseline manifest: {exc.strerror}", file=shown,
+                         key="--against") from None
+    return _from_text(ref, text, shown)
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=120,
+                              check=False)
+    except FileNotFoundError:
+        raise InputError("--against git:REF needs git on PATH", key="--against") from None
+
+
+def from_git(ref: str, root: Path, write_path: str | None) -> Baseline:
+    spec = ref[len("git:"):]
+    rev, sep, path = spec.partition(":")
+    if not sep:
+        path = write_path or ""
+    if not rev:
+        raise InputError(f"expected git:REF[:PATH], got {ref!r}", key="--against")
+    if not path:
+        raise InputError("git:REF needs the manifest's path: git:REF:PATH, or --write PATH",
+                         key="--against")
+    if os.path.isabs(path):
+        path = os.path.relpath(path, root)
+    path = path.replace(os.sep, "/")
+    check = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if check.returncode != 0:
+        raise InputError(
+            f"git ref {rev!r} not found in {root} (a shallow CI checkout may lack it: fetch "
+            "it, e.g. actions/checkout with fetch-depth: 0, or GIT_DEPTH: 0 on GitLab)",
+            key="--against")
+    show = _git(root, "show", f"{rev}:./{path}")
+    if show.returncode != 0:
+        return Baseline(ref, origin=f"{rev}:{path}",
+                        note=f"{path} is not committed at {rev}: no baseline yet")
+    return _from_text(ref, show.stdout.decode("utf-8"), f"{rev}:{path}")
+
+
+def tracking_uri(explicit: str | None) -> str:
+    from mlci.tracking import resolve_tracking_uri
+
+    return resolve_tracking_uri(explicit or os.environ.get("MLFLOW_TRACKING_URI"))
+
+
+def from_model(ref: str, uri: str) -> Baseline:
+    match = _MODELS.match(ref)
+    if not match:
+        raise InputError(f"expected models:/NAME@ALIAS or models:/NAME/VERSION, got {ref!r}",
+                         key="--against")
+    try:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise InputError("--against models:/... needs MLflow: pip install mlflow",
+                         key="--against") from None
+    name, alias, version = match["name"], match["alias"], match["version"]
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        mv = (client.get_model_version_by_alias(name, alias) if alias
+              else client.get_model_version(name, version))
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return Baseline(ref, origin=ref, note=f"{ref} does not exist yet: no baseline")
+        raise ServiceError(f"model registry at {uri}: {exc.message}", key="--against") from None
+    except Exception as exc:  # noqa: BLE001 - connection errors surface as many types
+        raise ServiceError(f"model registry at {uri} unreachable: {exc}",
+                           key="--against") from None
+    origin = f"{ref} (version {mv.version}, run {mv.run_id})"
+    details = {"model": name, "version": str(mv.version), "run_id": mv.run_id}
+    fingerprint = (mv.tags or {}).get(FINGERPRINT_TAG)
+    text = None
+    if mv.run_id:
+        try:
+            if not fingerprint:
+                fingerprint = client.get_run(mv.run_id).data.tags.get(FINGERPRINT_TAG)
+            with tempfile.TemporaryDirectory(prefix="mlci-baseline-") as tmp:
+                local = client.download_artifacts(mv.run_id, MANIFEST_ARTIFACT, tmp)
+                text = Path(local).read_text(encoding="utf-8")
+        except MlflowException:
+            text = None  # no manifest artifact: compare fingerprints only
+        except OSError:
+            text = None
+        except Exception as exc:  # noqa: BLE001 - any other failure: the registry's
+            raise ServiceError(f"model registry at {uri}: {exc}", key="--against") from None
+    if text is not None:
+        baseline = _from_text(ref, text, origin + f" artifact {MANIFEST_ARTIFACT}")
+        if fingerprint and fingerprint != baseline.fingerprint:
+            raise InputError(f"tag {FINGERPRINT_TAG}={fingerprint} disagrees with the "
+                             f"recorded manifest's {baseline.fingerprint}", file=origin)
+        baseline.details = details
+        return baseline
+    if fingerprint:
+        return Baseline(ref, fingerprint=fingerprint, origin=origin, details=details,
+                        note=f"no {MANIFEST_ARTIFACT} on run {mv.run_id}: fingerprints "
+                        "compared, no file-level difference")
+    return Baseline(ref, origin=origin, details=details,
+                    note=f"version {mv.version} has no recorded data fingerprint "
+                    f"(tag {FINGERPRINT_TAG}): treated as changed")
+
+
+def resolve(ref: str, *, root: Path, write_path: str | None, uri: str | None) -> Baseline:
+    if ref.startswith("models:/"):
+        return from_model(ref, tracking_uri(uri))
+    if ref.startswith("git:"):
+        return from_git(ref, root, write_path)
+    return from_file(ref, root)
+
+
+def record(client: Any, run_id: str, manifest: Manifest, *, model: str | None = None,
+           version: str | None = None) -> None:
+    """For the train/promote stages: record a snapshot on a run (tag + manifest artifact)
+    and, given a model version, tag it too, so `--against models:/...` can find it."""
+    client.set_tag(run_id, FINGERPRINT_TAG, manifest.fingerprint)
+    with tempfile.TemporaryDirectory(prefix="mlci-manifest-") as tmp:
+        path = Path(tmp) / Path(MANIFEST_ARTIFACT).name
+        manifest.write(path)
+        client.log_artifact(run_id, str(path), str(Path(MANIFEST_ARTIFACT).parent))
+    if model and version:
+        client.set_model_version_tag(model, version, FINGERPRINT_TAG, manifest.fingerprint)

@@ -1,0 +1,19 @@
+"""The promotion gate: a candidate against a baseline on a vector of metrics.
+
+Modules, in the order data flows through them:
+
+- `spec`        the gate spec (pydantic; importable without numpy, so `mlci schema` stays light)
+- `sources`     candidate/baseline metrics from MLflow or JSON files
+- `predictions` per-example prediction files, joined on an id column
+- `metrics`     metrics computed from predictions (overall, per slice, per group)
+- `stats`       paired confidence intervals: exact multinomial bootstrap, DeLong for ROC AUC
+- `decide`      rules -> outcomes -> verdict, exactly as DESIGN.md "Gate semantics"
+- `engine`      glue: everything above into one `GateResult`
+- `report`      Markdown, JSON, JUnit XML and OpenMetrics renderings of that result
+
+This package's `__init__` imports nothing heavy on purpose.
+"""
+
+from __future__ import annotations
+
+VERDICT_EXIT_CODES: dict[str, int] = {"promote": 0, "reject": 1, "review": 3}

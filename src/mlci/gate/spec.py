@@ -1,0 +1,265 @@
+"""The gate spec: which metrics gate a promotion, and how (DESIGN.md "Gate semantics").
+
+A pydantic model with `extra="forbid"` everywhere: a misspelt key is an error (exit 2),
+never a rule silently not applied. It imports nothing heavy, because mlci.yml's model embeds
+it and `mlci schema` publishes its JSON Schema.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import types
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from mlci.errors import InputError
+
+# Metrics the gate computes itself from per-example predictions (metrics.py).
+COMPUTABLE = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "mae", "rmse")
+# Built-in metrics where lower is better: their `greater_is_better` defaults to false.
+LOWER_IS_BETTER = frozenset({"log_loss", "mae", "rmse", "mse"})
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_AMOUNT_HELP = 'expected a number or a percentage like "2%"'
+
+
+def _amount(value: Any) -> float | str:
+    """A non-negative absolute amount (a number) or a relative one ("2%", of |baseline|)."""
+    if isinstance(value, bool):
+        # pydantic reports ValueError (not TypeError) as a validation message
+        raise ValueError(f"{_AMOUNT_HELP}, got {value!r}")  # noqa: TRY004
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{_AMOUNT_HELP} (finite, not negative), got {value!r}")
+        return float(value)
+    if isinstance(value, str) and _PERCENT.match(value):
+        return value.strip().replace(" ", "")
+    raise ValueError(f"{_AMOUNT_HELP}, got {value!r}")
+
+
+Amount = Annotated[
+    float | str,
+    PlainValidator(_amount),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0},
+                              {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}]}),
+]
+
+
+def amount_parts(amount: float | str) -> tuple[float, bool]:
+    """(value, relative): "2%" -> (0.02, True); 0.01 -> (0.01, False)."""
+    if isinstance(amount, str):
+        match = _PERCENT.match(amount)
+        assert match is not None  # validated by _amount
+        return float(match.group(1)) / 100.0, True
+    return float(amount), False
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Severity = Literal["block", "warn"]
+
+
+class MetricRule(_Strict):
+    """Rules for one metric. Every rule given must hold; none given means report only."""
+
+    min: float | None = Field(None, description="the candidate's value must be >= this")
+    max: float | None = Field(None, description="the candidate's value must be <= this")
+    max_regression: Amount | None = Field(
+        None, description='largest allowed change in the worse direction against the baseline: '
+        'absolute, or relative to |baseline| as "2%" (a baseline of 0 then allows no '
+        'regression at all)')
+    greater_is_better: bool | None = Field(
+        None, description="direction of improvement; default true, except for log_loss, mae, "
+        "rmse and mse (false)")
+    severity: Severity = Field("block", description="block: a failure rejects; warn: a "
+                               "failure sends the candidate to review")
+
+
+class PrimaryRule(_Strict):
+    """The metric the candidate is meant to improve."""
+
+    metric: str = Field(description="name of the primary metric")
+    min_improvement: Amount = Field(
+        0.0, description='required improvement over the baseline: absolute, or relative to '
+        '|baseline| as "1%" (a relative target against a baseline of 0 cannot be met: reject)')
+
+
+class WorstSliceRule(_Strict):
+    """A rule on the worst slice (among slices with at least `min_slice_size` examples)."""
+
+    metric: str = Field(description="metric whose worst slice value is checked")
+    min: float | None = Field(None, description="the worst slice's value must be >= this")
+    max: float | None = Field(None, description="the worst slice's value must be <= this")
+    max_gap: float | None = Field(
+        None, ge=0, description="largest allowed gap between the overall value and the worst "
+        "slice's value (in the worse direction)")
+    severity: Severity = "block"
+
+
+class SliceSpec(_Strict):
+    """The same rules per value of a column, so a better average cannot hide a worse tail."""
+
+    column: str = Field(description="column of the prediction files that defines the slices")
+    min_slice_size: int = Field(
+        30, ge=1, description="slices with fewer examples are reported, not gated")
+    values: list[str] | None = Field(
+        None, description="slice values expected to exist; a listed value with no rows is "
+        "reported as an empty slice (not gated)")
+    metrics: dict[str, MetricRule] = Field(
+        default_factory=dict, description="per-slice rules; max_regression compares with the "
+        "same slice of the baseline's predictions")
+    worst: WorstSliceRule | None = Field(None, description="a rule on the worst slice")
+
+
+class FairnessSpec(_Strict):
+    """A metric's largest gap between groups of a sensitive column, on the candidate."""
+
+    column: str = Field(description="sensitive column of the prediction files")
+    metric: str = Field(description="metric compared between groups (e.g. recall)")
+    max_difference: float | None = Field(
+        None, ge=0, description="largest allowed max(group) - min(group)")
+    max_ratio: float | None = Field(
+        None, gt=0, description="allowed disparity as a ratio: 0.8 and 1.25 both mean "
+        "min(group)/max(group) must be >= 0.8 (the four-fifths rule)")
+    min_group_size: int | None = Field(
+        None, ge=1, description="groups with fewer examples are reported, not gated "
+        "(default: slices.min_slice_size, else 30)")
+    severity: Severity = "block"
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> FairnessSpec:
+        if self.max_difference is None and self.max_ratio is None:
+            raise ValueError("give max_difference or max_ratio")
+        return self
+
+
+class Significance(_Strict):
+    """Paired confidence intervals over per-example predictions."""
+
+    confidence: float = Field(0.95, gt=0, lt=1, description="confidence level of intervals")
+    resamples: int = Field(1000, ge=100, le=100_000, description="bootstrap resamples")
+    seed: int = Field(0, ge=0, description="seed of the bootstrap: reports are reproducible")
+
+
+class PredictionColumns(_Strict):
+    """Column names in the per-example prediction files (CSV or Parquet)."""
+
+    id: str = Field("id", description="example id; candidate and baseline rows join on it")
+    label: str = Field("label", description="true label (or target, for regression)")
+    prediction: str = Field("prediction", description="predicted class (or value)")
+    score: str | None = Field(
+        None, description="predicted probability of the positive class (ROC AUC, log loss)")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="auto: classification when labels are 0/1 or positive_label is "
+        "set, else regression")
+    positive_label: str | None = Field(
+        None, description="label value of the positive class when labels are not 0/1")
+
+
+class GateSpec(_Strict):
+    """A gate spec (DESIGN.md "Gate semantics")."""
+
+    model_config = ConfigDict(extra="forbid", title="mlci gate spec")
+
+    primary: PrimaryRule | None = Field(None, description="the metric to improve, and by how much")
+    metrics: dict[str, MetricRule] = Field(default_factory=dict, description="rules per metric")
+    slices: SliceSpec | None = None
+    fairness: FairnessSpec | None = None
+    significance: Significance | None = Field(
+        None, description="paired bootstrap / DeLong intervals; with it, a primary improvement "
+        "whose interval includes no improvement goes to review")
+    on_missing_baseline: Literal["promote", "review", "reject"] = Field(
+        "promote", description="verdict ceiling when there is no baseline yet (first model)")
+    predictions: PredictionColumns = Field(
+        default_factory=lambda: PredictionColumns.model_validate({}))
+
+    def greater_is_better(self, metric: str) -> bool:
+        rule = self.metrics.get(metric)
+        if rule is not None and rule.greater_is_better is not None:
+            return rule.greater_is_better
+        return metric not in LOWER_IS_BETTER
+
+
+def _unwrap(tp: Any) -> Any:
+    while get_origin(tp) in (Union, types.UnionType):
+        tp = next(a for a in get_args(tp) if a is not type(None))
+    return tp
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the mapping at `loc` accepts, for an 'unknown key' message."""
+    tp: Any = GateSpec
+    for part in loc[:-1]:
+        tp = _unwrap(tp)
+        if get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        elif isinstance(tp, type) and issubclass(tp, BaseModel) and str(part) in tp.model_fields:
+            tp = tp.model_fields[str(part)].annotation
+        else:
+            return []
+    tp = _unwrap(tp)
+    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def spec_error(exc: ValidationError, *, file: str, prefix: str = "") -> InputError:
+    """The first pydantic error as an InputError naming the file and the key path."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    key = prefix + ".".join(str(p) for p in loc) if loc else (prefix.rstrip(".") or None)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc)
+        message = "unknown key" + (f" (expected one of: {', '.join(allowed)})" if allowed else "")
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if "got " not in message and not isinstance(error.get("input"), (dict, list)):
+            message += f", got {error.get('input')!r}"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem(s))"
+    return InputError(message, file=file, key=key)
+
+
+def validate_gate_spec(data: Any, *, file: str, prefix: str = "") -> GateSpec:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"expected a mapping, got {type(data).__name__}", file=file,
+                         key=prefix.rstrip(".") or None)
+    try:
+        return GateSpec.model_validate(data)
+    except ValidationError as exc:
+        raise spec_error(exc, file=file, prefix=prefix) from None
+
+
+def load_gate_spec(path: str | Path) -> GateSpec:
+    """Read and validate a gate spec file (YAML or JSON)."""
+    import yaml  # type: ignore[import-untyped,unused-ignore]
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot read gate spec: {error.strerror or error}", file=str(path)) \
+            from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise InputError(f"not valid YAML: {getattr(error, 'problem', None) or error}",
+                         file=str(path), line=mark.line + 1 if mark else None) from None
+    return validate_gate_spec(data, file=str(path))

@@ -1,0 +1,96 @@
+"""The command line itself: version, help, schema, and a light start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlci import __version__
+from mlci.cli import COMMANDS, main
+
+pytestmark = pytest.mark.unit
+
+
+def mlci(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlci", *argv], capture_output=True, text=True,
+                          cwd=cwd, check=False)
+
+
+def test_version() -> None:
+    result = mlci("--version")
+    assert (result.returncode, result.stdout) == (0, f"mlci {__version__}\n")
+
+
+def test_help_lists_every_command_and_only_those() -> None:
+    result = mlci("--help")
+    assert result.returncode == 0
+    listed = [line.split()[0] for line in result.stdout.splitlines()
+              if line.startswith("    ") and line.split()[0] in COMMANDS]
+    assert sorted(listed) == sorted(COMMANDS)
+    for name in COMMANDS:
+        assert mlci(name, "--help").returncode == 0, name
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = mlci("deploy-everything")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_help_imports_no_heavy_modules() -> None:
+    probe = ("import sys; from mlci.cli import main\n"
+             "try: main(['--help'])\nexcept SystemExit: pass\n"
+             "heavy = [m for m in ('mlflow', 'numpy', 'pydantic', 'yaml', 'boto3') "
+             "if m in sys.modules]\n"
+             "print(','.join(heavy), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert result.stderr.strip() == ""
+
+
+def test_schema_is_generated_from_the_model(tmp_path: Path) -> None:
+    from mlci.config.model import Config
+
+    result = mlci("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "mlci.yml"
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(Config.model_fields)
+    out = tmp_path / "schema.json"
+    assert main(["schema", "--output", str(out)]) == 0
+    assert json.loads(out.read_text()) == schema
+
+
+def test_schema_validates_the_design_example(tmp_path: Path) -> None:
+    """A third-party validator (as an editor would use) accepts what the model accepts."""
+    import jsonschema
+    import yaml
+
+    from tests.unit.test_config import FULL
+
+    schema = json.loads(mlci("schema").stdout)
+    jsonschema.validate(yaml.safe_load(FULL), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"train": {"seed": "x"}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"deploy": {"protocol": {"interval": "soon"}}}, schema)
+
+
+def test_an_unexpected_exception_is_exit_2_with_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mlci.commands.schema as schema_command
+
+    def broken(args: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(schema_command, "run", broken)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    assert main(["schema"]) == 2
+    err = capsys.readouterr().err
+    assert "RuntimeError: boom" in err and "internal error in mlci" in err

@@ -1,0 +1,35 @@
+"""The default tracking store: a local SQLite file with full MLflow, a clear error without it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from mlci.errors import ConfigError
+from mlci.tracking import resolve_tracking_uri
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_configured_uri_is_kept() -> None:
+    assert resolve_tracking_uri("http://mlflow:5000") == "http://mlflow:5000"
+
+
+def test_default_is_an_absolute_local_sqlite_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_tracking_uri(None) == f"sqlite:///{tmp_path.resolve() / 'mlruns.db'}"
+
+
+def test_without_sqlalchemy_an_unset_uri_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sqlalchemy" else real(name, *a))
+    with pytest.raises(ConfigError, match="pip install mlflow") as caught:
+        resolve_tracking_uri("")
+    assert caught.value.key == "registry.tracking_uri"
