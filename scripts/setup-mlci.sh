@@ -38,6 +38,8 @@ fail() {  # fail CODE MESSAGE: a GitHub error annotation (plain text elsewhere),
     else
         printf 'mlci-setup: error: %s\n' "$2" >&2
     fi
+    # act stops reading a failing step's terminal at once; a pause lets it read the error
+    [[ "${ACT:-}" != true ]] || sleep 0.5
     exit "$1"
 }
 

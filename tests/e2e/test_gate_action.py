@@ -93,5 +93,5 @@ def test_gate_action_verdicts_outputs_and_exit_status(make_repo, act) -> None:
     assert any(a.job == "review-fails" and "verdict review (fail-on: review)" in a.message
                for a in errors)
     assert any(a.job == "bad-fail-on" and "input 'fail-on' must be reject, review or never, "
-               "got 'sometimes'" in a.message for a in errors), errors
+               "got 'sometimes'" in a.message for a in errors), (errors, result.log)
     assert not result.summary(job="bad-fail-on")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlci.errors import ConfigError
-from mlci.tracking import resolve_tracking_uri
+from mlci.tracking import resolve_tracking_uri, strip_credentials
 
 pytestmark = pytest.mark.unit
 
@@ -33,3 +33,19 @@ def test_without_sqlalchemy_an_unset_uri_is_a_config_error(
     with pytest.raises(ConfigError, match="pip install mlflow") as caught:
         resolve_tracking_uri("")
     assert caught.value.key == "registry.tracking_uri"
+
+
+@pytest.mark.parametrize(("uri", "shown"), [
+    ("https://user:s3cret@mlflow.example:8443/x", "https://mlflow.example:8443/x"),
+    ("https://token@mlflow.example", "https://mlflow.example"),
+    ("https://user:p@ss@mlflow.example/a@b?c=@d", "https://mlflow.example/a@b?c=@d"),
+    ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ("sqlite:///tmp/mlruns.db", "sqlite:///tmp/mlruns.db"),
+    ("databricks", "databricks"),
+])
+def test_credentials_are_stripped_from_shown_uris(uri: str, shown: str) -> None:
+    assert strip_credentials(uri) == shown
+
+
+def test_an_unset_uri_is_shown_as_the_default() -> None:
+    assert "default" in strip_credentials(None) and "default" in strip_credentials("")

@@ -108,6 +108,12 @@ def build(opts: dict[str, Any], *, write: str | None, cache: str | None,
         result = fingerprint_paths(opts["paths"], root,
                                    cache_dir=_outside_cwd(cache, root) if cache else None,
                                    exclude=exclude, show_progress=show_progress)
+        if not (opts["dvc"] or opts["s3"]):
+            # Local files only: the fingerprint may be known without building the entries.
+            stats.update(hashed_files=result.hashed_files, hashed_bytes=result.hashed_bytes,
+                         cached_files=result.cached_files)
+            return Manifest.deferred(result.fingerprint, result.files, result.total_bytes,
+                                     opts["shown_paths"], lambda: result.entries), stats
         entries.extend(result.entries)
         stats.update(hashed_files=result.hashed_files, hashed_bytes=result.hashed_bytes,
                      cached_files=result.cached_files)
@@ -193,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         base.ref = args.against or base.ref
         if base.note:
             platform.warning(f"data-change: {base.note}")
-    report: dict[str, Any] = {"fingerprint": manifest.fingerprint, "files": len(manifest.entries),
+    report: dict[str, Any] = {"fingerprint": manifest.fingerprint, "files": manifest.files,
                               "bytes": manifest.total_size, "sources": manifest.sources}
     report.update(compare(manifest, base))
     report["baseline"] = None if base is None else {
@@ -213,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = {"changed": changed, "data-changed": changed,
                "fingerprint": manifest.fingerprint, "data-fingerprint": manifest.fingerprint,
                "baseline-fingerprint": (base.fingerprint or "") if base else "",
-               "files": str(len(manifest.entries))}
+               "files": str(manifest.files)}
     for kind in ("added", "removed", "modified", "renamed"):
         outputs[kind] = str(counts[kind]) if counts else ""
     platform.set_outputs(outputs)
@@ -225,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         state = "changed" if report["changed"] else "unchanged"
         detail = (", ".join(f"{v} {k}" for k, v in counts.items()) if counts and
                   report["changed"] else "")
-        print(f"data {state}: {manifest.fingerprint} ({len(manifest.entries):,} entries"
+        print(f"data {state}: {manifest.fingerprint} ({manifest.files:,} entries"
               + (f"; {detail}" if detail else "") + ")")
         for kind, mark in (("added", "+"), ("removed", "-")):
             for path in report[kind][:50]:

@@ -138,7 +138,8 @@ def write_table(frame: Any, path: str) -> None:
 
 
 def load_model(mlflow: Any, uri: str, tracking_uri: str | None) -> Any:
-    from mlci.gate.sources import bounded_retries, redact
+    from mlci.gate.sources import bounded_retries
+    from mlci.tracking import strip_credentials
 
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
@@ -162,7 +163,7 @@ def load_model(mlflow: Any, uri: str, tracking_uri: str | None) -> Any:
                                                  "INVALID_PARAMETER_VALUE"):
                 raise InputError(f"cannot load {uri}: {text}", key="model") from None
             raise ServiceError(f"cannot load {uri} from the MLflow registry at "
-                               f"{redact(tracking_uri)}: {text}", key="model") from None
+                               f"{strip_credentials(tracking_uri)}: {text}", key="model") from None
         except OSError as error:
             raise ServiceError(f"cannot load {uri}: {error}", key="model") from None
 

@@ -1,4 +1,5 @@
-"""The stat cache: path -> (size, mtime_ns, ctime_ns, inode) and hash, kept in `--cache DIR`.
+"""The stat cache: path -> (size, mtime_ns, ctime_ns, inode) and hash, kept in `--cache DIR`,
+and the summary of the last tree it saw whole.
 
 A file whose stat facts all match its cached row is not read again, so an unchanged tree
 costs one stat call per file. The file is plain text, three tab-separated fields a row,
@@ -6,16 +7,26 @@ never pickle: a CI cache can be written by another job and must not be able to r
 A file modified within two seconds before the scan started is not cached: its mtime could
 still change within the timestamp's granularity ("racily clean" in git's words), so it is
 hashed again next time.
+
+The summary (a small JSON file) holds the digest of the last walk's listing (every path with
+its stat facts) and that tree's fingerprint, file count and size. A walk whose listing has
+the same digest is the same tree, so its fingerprint is known without loading the rows,
+building entries or sorting: a warm check of an unchanged tree is the walk and little more.
+It is written only when every file of the tree got its row (no racily recent file).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 CACHE_NAME = "mlci-data-cache-v1.tsv"
+SUMMARY_NAME = "mlci-data-tree-v1.json"
 HEADER = "# mlci data-change stat cache v1\t"
 RACY_NS = 2_000_000_000
 
@@ -53,13 +64,14 @@ class StatCache:
             return
         self.rows = dict(zip(fields[0::3], zip(fields[1::3], fields[2::3])))
 
-    def update(self, found: Mapping[str, tuple[str, int, str]], hashes: Mapping[str, str]) -> None:
-        """Replace the rows by this scan's files (dropping files no longer there)."""
+    def update(self, found: Mapping[str, str], hashes: Mapping[str, str]) -> bool:
+        """Replace the rows by this scan's files (dropping files no longer there); True when
+        every file got its row (none was too recent to trust)."""
         racy_after = self.started_ns - RACY_NS
         rows = self.rows
         new: dict[str, tuple[str, str]] = {}
         changed = len(found) != len(rows)
-        for key, (_, _, st) in found.items():
+        for key, st in found.items():
             row = (st, hashes[key])
             old = rows.get(key)
             if old == row:
@@ -74,6 +86,7 @@ class StatCache:
         if changed:
             self.rows = new
             self.dirty = True
+        return len(new) == len(found)
 
     def save(self) -> None:
         if self.path is None or not self.dirty:
@@ -85,3 +98,49 @@ class StatCache:
             out.writelines(f"{p}\t{s}\t{d}\n" for p, (s, d) in self.rows.items())
         os.replace(tmp, self.path)
         self.dirty = False
+
+
+@dataclass(frozen=True)
+class TreeSummary:
+    listing: str       # SHA-256 of the walk's listing (Walker.digest)
+    fingerprint: str
+    files: int
+    bytes: int
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def read_summary(directory: Path, root: str) -> TreeSummary | None:
+    """The summary for `root`, or None when there is none or it is not well-formed (a
+    damaged cache only costs the slow path)."""
+    try:
+        data = json.loads((directory / SUMMARY_NAME).read_text(encoding="utf-8"))
+        summary = TreeSummary(data["listing"], data["fingerprint"], data["files"],
+                              data["bytes"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if data.get("root") != root or not isinstance(summary.listing, str) \
+            or not _HEX64.fullmatch(summary.listing) or not isinstance(summary.fingerprint, str) \
+            or not summary.fingerprint.startswith("sha256:") \
+            or not _HEX64.fullmatch(summary.fingerprint[7:]) \
+            or type(summary.files) is not int or type(summary.bytes) is not int:
+        return None
+    return summary
+
+
+def write_summary(directory: Path, root: str, summary: TreeSummary) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / SUMMARY_NAME
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"root": root, "listing": summary.listing,
+                               "fingerprint": summary.fingerprint, "files": summary.files,
+                               "bytes": summary.bytes}) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def drop_summary(directory: Path) -> None:
+    try:
+        (directory / SUMMARY_NAME).unlink()
+    except FileNotFoundError:
+        pass

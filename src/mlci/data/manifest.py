@@ -14,8 +14,7 @@ import hashlib
 import json
 import os
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -65,23 +64,56 @@ def _source(entry: Entry) -> str:
     return str((entry.extra or {}).get("source", "local files"))
 
 
-@dataclass
+def _sorted_unique(entries: Iterable[Entry]) -> list[Entry]:
+    ordered = sorted(entries, key=itemgetter(0))
+    paths = [e[0] for e in ordered]
+    if len(set(paths)) != len(paths):
+        for first, entry in zip(ordered, ordered[1:]):
+            if first.path == entry.path:
+                raise InputError(
+                    f"{entry.path!r} is listed twice in the data snapshot "
+                    f"(from {_source(first)} and {_source(entry)}); list each file once, "
+                    "e.g. do not give a DVC output also under --paths", key="data")
+    return ordered
+
+
 class Manifest:
-    entries: list[Entry]
-    sources: list[str] = field(default_factory=list)
+    """A snapshot's entries, sorted by path (each path once), and its fingerprint."""
 
-    def __post_init__(self) -> None:
-        self.entries.sort(key=itemgetter(0))
-        paths = [e[0] for e in self.entries]
-        if len(set(paths)) != len(paths):
-            for first, entry in zip(self.entries, self.entries[1:]):
-                if first.path == entry.path:
-                    raise InputError(
-                        f"{entry.path!r} is listed twice in the data snapshot "
-                        f"(from {_source(first)} and {_source(entry)}); list each file once, "
-                        "e.g. do not give a DVC output also under --paths", key="data")
+    def __init__(self, entries: Iterable[Entry], sources: Iterable[str] = ()) -> None:
+        self._entries: list[Entry] | None = _sorted_unique(entries)
+        self._load: Callable[[], Iterable[Entry]] | None = None
+        self.sources = list(sources)
+        self._fingerprint: str | None = None
+        self._files = len(self._entries)
+        self._bytes: int | None = None
 
-    _fingerprint: str | None = field(default=None, repr=False, compare=False)
+    @classmethod
+    def deferred(cls, fingerprint: str, files: int, total_size: int, sources: Iterable[str],
+                 load: Callable[[], Iterable[Entry]]) -> Manifest:
+        """A manifest known by its fingerprint and totals, its entries built by `load` only
+        if they are asked for (a warm check of an unchanged tree never asks)."""
+        manifest = cls([], sources)
+        manifest._entries, manifest._load = None, load
+        manifest._fingerprint, manifest._files, manifest._bytes = fingerprint, files, total_size
+        return manifest
+
+    @property
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            assert self._load is not None
+            entries = _sorted_unique(self._load())
+            if fingerprint(entries) != self._fingerprint:
+                raise InputError(f"the stat cache recorded fingerprint {self._fingerprint} "
+                                 f"for this tree, its rows give {fingerprint(entries)}: the "
+                                 "cache is damaged; delete the --cache directory",
+                                 key="--cache")
+            self._entries = entries
+        return self._entries
+
+    @property
+    def files(self) -> int:
+        return self._files
 
     @property
     def fingerprint(self) -> str:
@@ -91,7 +123,9 @@ class Manifest:
 
     @property
     def total_size(self) -> int:
-        return sum(e.size for e in self.entries)
+        if self._bytes is None:
+            self._bytes = sum(e.size for e in self.entries)
+        return self._bytes
 
     def by_path(self) -> dict[str, Entry]:
         return {e.path: e for e in self.entries}

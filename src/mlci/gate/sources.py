@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlci.errors import InputError, ServiceError
+from mlci.tracking import strip_credentials
 
 __all__ = ["MetricSource", "NoBaseline", "load_metrics", "parse_ref"]
 
@@ -150,19 +151,6 @@ def _json_type(value: Any) -> str:
 
 # -- the MLflow registry ---------------------------------------------------------------------------
 
-def redact(uri: str | None) -> str:
-    """A tracking URI fit for a log line: no password or token in its user-info."""
-    if not uri:
-        return "(MLflow's default tracking URI)"
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        return parts._replace(netloc="***@" + netloc).geturl()
-    return uri
-
-
 @contextmanager
 def bounded_retries() -> Iterator[None]:
     """MLflow's HTTP retry settings bounded for this block, unless the user set them."""
@@ -188,7 +176,7 @@ class _Registry:
             raise InputError(
                 "reading metrics from MLflow needs the MLflow client: pip install "
                 "mlflow-skinny (or mlflow)", key=role) from None
-        self.where = redact(self.tracking_uri)
+        self.where = strip_credentials(self.tracking_uri)
         try:
             # The registry URI follows MLflow's own rules ($MLFLOW_REGISTRY_URI, else the
             # tracking URI).

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mlci.errors import ConfigError, MlciError, ServiceError
+from mlci.tracking import strip_credentials
 
 T = TypeVar("T")
 
@@ -51,13 +52,6 @@ class NotFound(MlciError):
 
 class Conflict(MlciError):
     """The registry refused a write because a different value is already there (not retried)."""
-
-
-def strip_credentials(uri: str | None) -> str:
-    """`http://user:secret@host:5000` -> `http://host:5000`: never print a credential."""
-    if not uri:
-        return "(MLflow default tracking URI)"
-    return re.sub(r"//[^/@]*@", "//", uri)
 
 
 def seconds_from_env(name: str, default: float,

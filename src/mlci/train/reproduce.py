@@ -33,9 +33,9 @@ from mlci.train.runner import (
     TrainResult,
     mlflow_client,
     snapshot_data,
-    strip_credentials,
     train,
 )
+from mlci.tracking import strip_credentials
 
 _TOLERANCE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
 

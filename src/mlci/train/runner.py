@@ -31,6 +31,7 @@ from typing import Any
 
 from mlci import __version__
 from mlci.errors import CheckFailed, InputError, MlciError, ServiceError
+from mlci.tracking import strip_credentials
 from mlci.train import (
     CONTAINER_DATA_DIR,
     CONTAINER_OUTPUT_DIR,
@@ -113,10 +114,6 @@ class TrainResult:
 # -- helpers ---------------------------------------------------------------------------------
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def strip_credentials(uri: str) -> str:
-    return re.sub(r"//[^/@]*@", "//", uri)
 
 
 def parse_env(items: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:

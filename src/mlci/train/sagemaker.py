@@ -44,8 +44,8 @@ from mlci.train.runner import (
     check_env,
     create_run,
     now_iso,
-    strip_credentials,
 )
+from mlci.tracking import strip_credentials
 
 DEFAULT_INSTANCE = "ml.m5.large"
 TERMINAL = ("Completed", "Failed", "Stopped")

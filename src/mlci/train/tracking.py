@@ -28,18 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from mlci.errors import InputError, ServiceError
+from mlci.tracking import strip_credentials
 
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 BATCH = 100
 TIMEOUT = 120.0
 RETRIES = 3
-
-
-def strip_credentials(uri: str) -> str:
-    import re
-
-    return re.sub(r"//[^/@]*@", "//", uri)
 
 
 class Tracker:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlci.errors import InputError, ServiceError
-from mlci.gate.sources import MetricSource, NoBaseline, load_metrics, parse_ref, redact
+from mlci.gate.sources import MetricSource, NoBaseline, load_metrics, parse_ref
 
 pytestmark = pytest.mark.unit
 
@@ -97,12 +97,6 @@ def test_bad_refs_are_input_errors(ref: str) -> None:
     with pytest.raises(InputError) as caught:
         load_metrics(ref, tracking_uri=None, role="baseline")
     assert not isinstance(caught.value, NoBaseline)
-
-
-def test_redact_hides_credentials() -> None:
-    assert redact("https://user:s3cret@mlflow.example:8443/x") == "https://***@mlflow.example:8443/x"
-    assert redact("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
-    assert "default" in redact(None)
 
 
 # -- a registry that answers badly ------------------------------------------------------------------

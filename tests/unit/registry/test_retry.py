@@ -14,9 +14,9 @@ from mlci.registry.client import (
     Registry,
     RetryPolicy,
     classify,
-    strip_credentials,
     timeout_from_env,
 )
+from mlci.tracking import strip_credentials
 from mlci.errors import InputError
 
 pytestmark = pytest.mark.unit
