@@ -111,6 +111,7 @@ needs no network; any other remote action would be fetched from GitHub and must 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -164,6 +165,26 @@ def which(tool: str) -> str:
     return found
 
 
+@functools.lru_cache(maxsize=None)
+def _plain_python_dir(path: str) -> str | None:
+    """A directory whose `python3`/`python` are the interpreter behind a pyenv shim, or None
+    when `python3` on `path` is no shim. pyenv runs `pyenv rehash` after each
+    `python -m pip install`, and rehashes running at once fail at random (one empties the
+    shims directory while another probes it), so parallel jobs installing mlci would fail
+    for the host's sake. A runner image's python3 is a plain binary: the jobs get that."""
+    shim = shutil.which("python3", path=path)
+    if not shim or Path(shim).parent.name != "shims" or "pyenv" not in shim:
+        return None
+    real = subprocess.run([shim, "-c", "import sys; print(sys.executable)"], text=True,
+                          capture_output=True, check=True).stdout.strip()
+    plain = Path(tempfile.mkdtemp(prefix="mlci-e2e-python-"))
+    for name in ("python3", "python"):
+        # exec, not a symlink: a venv made from it must record the real interpreter's home
+        (plain / name).write_text(f'#!/bin/sh\nexec "{real}" "$@"\n')
+        (plain / name).chmod(0o755)
+    return str(plain)
+
+
 def _clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The nested CI run's environment: no outer-CI variables, and no test venv on PATH (a
     job's `python3` is the machine's, as on a runner, not the venv running pytest)."""
@@ -174,6 +195,9 @@ def _clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         venv_bins.add(os.path.realpath(Path(os.environ["VIRTUAL_ENV"]) / "bin"))
     env["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
                                   if p and os.path.realpath(p) not in venv_bins)
+    plain = _plain_python_dir(env["PATH"])
+    if plain:
+        env["PATH"] = plain + os.pathsep + env["PATH"]
     env.update(GIT_IDENTITY)
     if extra:
         env.update(extra)

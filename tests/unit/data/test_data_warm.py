@@ -197,3 +197,8 @@ def test_cli_warm_run_writes_and_diffs_the_same_as_a_cold_one(
     changed = run("--cache", ".cache", "--against", "warm.json")
     assert changed["changed"] and changed["counts"]["modified"] == 1
     assert changed["modified"][0]["path"] == "data/d3/s0/f3.csv"
+
+
+def test_the_fork_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLCI_WALK_FORK", "0")
+    assert forked.available() is False
