@@ -103,11 +103,11 @@ class Manifest:
         if self._entries is None:
             assert self._load is not None
             entries = _sorted_unique(self._load())
-            if fingerprint(entries) != self._fingerprint:
+            actual = fingerprint(entries)
+            if actual != self._fingerprint:
                 raise InputError(f"the stat cache recorded fingerprint {self._fingerprint} "
-                                 f"for this tree, its rows give {fingerprint(entries)}: the "
-                                 "cache is damaged; delete the --cache directory",
-                                 key="--cache")
+                                 f"for this tree, its rows give {actual}: the cache is "
+                                 "damaged; delete the --cache directory", key="--cache")
             self._entries = entries
         return self._entries
 
