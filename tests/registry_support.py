@@ -3,13 +3,16 @@ and `mlci` run in-process or as a subprocess against a real `mlflow server`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +98,52 @@ def mlci_run(url: str, *args: str, env: Mapping[str, str] | None = None,
     proc = mlci_process(url, *args, env=env, cwd=cwd)
     out, err = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# -- GitHub's review history of a run (who approved a deployment) -------------------------
+
+TOKEN = "ghs_APPROVALStoken789"
+ALICE = {"state": "approved", "comment": "ok", "user": {"login": "alice"},
+         "environments": [{"id": 1, "name": "production"}]}
+
+
+class ApprovalsApi(ThreadingHTTPServer):
+    """Answers GET /repos/acme/churn/actions/runs/77/approvals as GitHub's Actions API does
+    (a review history), for the bearer token TOKEN only."""
+
+    status = 200
+    history: Any = []
+    seen: list[tuple[str, str | None]]
+
+
+class _ApprovalsHandler(BaseHTTPRequestHandler):
+    server: ApprovalsApi
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.seen.append((self.path, self.headers.get("Authorization")))
+        ok = self.path == "/repos/acme/churn/actions/runs/77/approvals" and \
+            self.headers.get("Authorization") == f"Bearer {TOKEN}"
+        status = self.server.status if ok else 404
+        body = json.dumps(self.server.history if status == 200
+                          else {"message": "Resource not accessible by integration"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def approvals_api() -> Iterator[ApprovalsApi]:
+    server = ApprovalsApi(("127.0.0.1", 0), _ApprovalsHandler)
+    server.seen = []
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

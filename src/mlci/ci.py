@@ -79,6 +79,10 @@ class Platform:
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
+    def info(self, message: str) -> None:
+        """A plain log line: no annotation on any platform."""
+        self._print(f"mlci: {message}")
+
     def error(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
         self._print(f"mlci: error: {message}")
 

@@ -18,8 +18,11 @@ import pytest
 
 from mlci.cli import main
 from tests.registry_support import (
+    ALICE,
     LINEAGE,
+    TOKEN,
     alias,
+    approvals_api,
     candidate_runs,
     client,
     gate_report,
@@ -38,7 +41,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
     """A terminal platform, outputs to a file, no mlci.yml; MLflow env that mlci sets in its
     own process is restored after each test."""
     for name in ("GITHUB_ACTIONS", "GITLAB_CI", "MLCI_CONFIG", "MLCI_APPROVER", "MLCI_FAULT",
-                 "MLFLOW_TRACKING_URI", "MLCI_MODEL"):
+                 "MLFLOW_TRACKING_URI", "MLCI_MODEL", "GITHUB_TOKEN", "MLCI_GITHUB_TOKEN",
+                 "GITHUB_API_URL"):
         monkeypatch.delenv(name, raising=False)
     for name, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
                         ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30"),
@@ -192,6 +196,30 @@ def test_review_needs_approval(mlflow_server: MlflowServer, tmp_path: Path,
     (event,) = trail(mlflow_server, model, capsys)["events"]
     assert event["approved_by"] == "alice" and event["verdict"] == "review"
     assert event["ci_run_url"] == "https://gitlab.example/acme/churn/-/jobs/42"
+
+
+def test_on_github_the_reviewer_who_approved_the_deployment_is_recorded(
+        mlflow_server: MlflowServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url, model = mlflow_server.url, unique("reviewed")
+    (run,) = candidate_runs(url, 1)
+    report = gate_report(tmp_path, "review", baseline=None, run_id=run)
+    with approvals_api() as api:
+        api.history = [ALICE]
+        for name, value in (("GITHUB_ACTIONS", "true"), ("GITHUB_REPOSITORY", "acme/churn"),
+                            ("GITHUB_RUN_ID", "77"), ("GITHUB_ACTOR", "pusher"),
+                            ("GITHUB_OUTPUT", str(tmp_path / "gh-out")),
+                            ("GITHUB_API_URL", f"http://127.0.0.1:{api.server_address[1]}"),
+                            ("MLCI_GITHUB_TOKEN", TOKEN)):
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        assert cli(mlflow_server, "promote", "--model", model, "--candidate",
+                   f"runs:/{run}/model", "--gate-report", report, "--approved") == 0
+        assert TOKEN not in capsys.readouterr().err.replace(f"::add-mask::{TOKEN}", "")
+    tags = client(url).get_model_version(model, "1").tags
+    assert tags["mlci.approved_by"] == "alice (production)"
+    (event,) = trail(mlflow_server, model, capsys)["events"]
+    assert event["approved_by"] == "alice (production)" and event["actor"] == "pusher"
 
 
 def test_reject_is_refused_unless_overridden_with_a_reason(

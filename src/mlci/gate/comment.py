@@ -34,16 +34,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from mlci.ci import Platform
 from mlci.errors import InputError, ServiceError
+from mlci.forge import ForgeApi, next_link, token_from
 
 MARKER_PREFIX = "mlci-gate-report"
 DEFAULT_KEY = "gate"
@@ -51,8 +47,6 @@ GITHUB_BODY_LIMIT = 65_536          # GitHub rejects longer comment bodies
 GITLAB_BODY_LIMIT = 1_000_000
 TRUNCATED_NOTE = ("\n\n_… report truncated to fit a comment; the full report is in the job "
                   "summary and the job's artifacts._\n")
-TIMEOUT = 30.0
-ATTEMPTS = 3                        # transient failures (connection, 5xx, 429): 1 s, 2 s backoff
 MAX_PAGES = 100
 
 
@@ -82,107 +76,6 @@ def post_comment(markdown: str, *, platform: Platform, key: str | None = None) -
         return _GitLab(env, platform, key).post(markdown)
     platform.warning("--comment: not running on GitHub Actions or GitLab CI; no comment posted")
     return ""
-
-
-# -- HTTP ----------------------------------------------------------------------------------------
-
-@dataclass
-class _Response:
-    status: int
-    headers: Mapping[str, str]
-    body: Any
-
-
-class _Api:
-    service = "API"
-
-    def __init__(self, platform: Platform, base: str, headers: dict[str, str]) -> None:
-        self.platform = platform
-        self.base = base.rstrip("/")
-        self.headers = {"User-Agent": "mlci", "Accept": "application/json", **headers}
-        self.origin = _origin(self.base)
-
-    def request(self, method: str, url: str, payload: Any = None) -> _Response:
-        if not url.startswith(("http://", "https://")):
-            url = self.base + url
-        if _origin(url) != self.origin:  # never send the token to another host
-            raise ServiceError(f"{self.service}: refusing to follow a link to another host "
-                               f"({_origin(url)})")
-        data = None
-        headers = dict(self.headers)
-        if payload is not None:
-            data = json.dumps(payload).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        last = ""
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                time.sleep(2 ** (attempt - 1))
-            request = urllib.request.Request(url, data=data, headers=headers, method=method)
-            try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-                    raw = response.read()
-                    return _Response(response.status, dict(response.headers.items()),
-                                     json.loads(raw) if raw.strip() else None)
-            except urllib.error.HTTPError as error:
-                detail = _error_detail(error)
-                if error.code in (429, 500, 502, 503, 504):
-                    last = f"HTTP {error.code} {detail}"
-                    continue
-                raise self._http_error(method, url, error.code, detail) from None
-            except (urllib.error.URLError, OSError, TimeoutError) as error:
-                reason = getattr(error, "reason", None) or error
-                last = f"cannot connect: {reason}"
-                continue
-            except json.JSONDecodeError:
-                raise ServiceError(f"{self.service}: {method} {_path(url)} answered with a "
-                                   "body that is not JSON") from None
-        raise ServiceError(f"{self.service}: {method} {_path(url)} failed after {ATTEMPTS} "
-                           f"attempts: {last}")
-
-    def _http_error(self, method: str, url: str, code: int, detail: str) -> ServiceError:
-        hint = ""
-        if code in (401, 403):
-            hint = " (the token is missing a permission or scope; see `mlci gate --help`)"
-        elif code == 404:
-            hint = " (wrong project/PR, or the token cannot see it)"
-        return ServiceError(f"{self.service}: {method} {_path(url)} answered HTTP {code}"
-                            f"{': ' + detail if detail else ''}{hint}")
-
-
-def _origin(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _path(url: str) -> str:
-    return urllib.parse.urlsplit(url).path
-
-
-def _error_detail(error: urllib.error.HTTPError) -> str:
-    try:
-        raw = error.read(2000).decode("utf-8", "replace")
-        body = json.loads(raw)
-        message = body.get("message") or body.get("error") if isinstance(body, dict) else None
-        return " ".join(str(message or raw).split())[:300]
-    except Exception:  # noqa: BLE001 - best effort, for the message only
-        return ""
-
-
-def _next_link(headers: Mapping[str, str]) -> str | None:
-    link = next((v for k, v in headers.items() if k.lower() == "link"), "")
-    for part in link.split(","):
-        match = re.match(r'\s*<([^>]+)>\s*;(.*)', part)
-        if match and re.search(r'rel="?next"?', match.group(2)):
-            return match.group(1)
-    return None
-
-
-def _token(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = env.get(name, "").strip()
-        if value:
-            return value
-    return None
 
 
 # -- GitHub --------------------------------------------------------------------------------------
@@ -224,7 +117,7 @@ class _GitHub:
                                   f"({self.env.get('GITHUB_EVENT_NAME') or 'no event'}); "
                                   "no comment posted (set MLCI_PR_NUMBER to force one)")
             return ""
-        token = _token(self.env, ("MLCI_GITHUB_TOKEN", "GITHUB_TOKEN"))
+        token = token_from(self.env, ("MLCI_GITHUB_TOKEN", "GITHUB_TOKEN"))
         if not token:
             raise InputError(
                 f"--comment on pull request #{number} needs a token: set GITHUB_TOKEN (in a "
@@ -235,7 +128,7 @@ class _GitHub:
         if not re.fullmatch(r"[^/\s]+/[^/\s]+", repo):
             raise InputError(f"--comment: GITHUB_REPOSITORY must be owner/name, got {repo!r}",
                              key="comment")
-        api = _Api(self.platform, self.env.get("GITHUB_API_URL") or "https://api.github.com",
+        api = ForgeApi(self.platform, self.env.get("GITHUB_API_URL") or "https://api.github.com",
                    {"Authorization": f"Bearer {token}",
                     "Accept": "application/vnd.github+json",
                     "X-GitHub-Api-Version": "2022-11-28"})
@@ -252,7 +145,7 @@ class _GitHub:
         result = response.body if isinstance(response.body, dict) else {}
         return str(result.get("html_url") or result.get("url") or "")
 
-    def _find(self, api: _Api, repo: str, number: int, mark: str) -> int | None:
+    def _find(self, api: ForgeApi, repo: str, number: int, mark: str) -> int | None:
         url: str | None = f"/repos/{repo}/issues/{number}/comments?per_page=100"
         for _ in range(MAX_PAGES):
             if url is None:
@@ -261,7 +154,7 @@ class _GitHub:
             for comment in response.body or []:
                 if isinstance(comment, dict) and mark in str(comment.get("body") or ""):
                     return int(comment["id"])
-            url = _next_link(response.headers)
+            url = next_link(response.headers)
         return None
 
 
@@ -292,7 +185,7 @@ class _GitLab:
             self.platform.warning("--comment: this pipeline is not for a merge request; no "
                                   "note posted (set MLCI_MR_IID to force one)")
             return ""
-        token = _token(self.env, ("MLCI_GITLAB_TOKEN", "GITLAB_TOKEN"))
+        token = token_from(self.env, ("MLCI_GITLAB_TOKEN", "GITLAB_TOKEN"))
         if not token:
             raise InputError(
                 f"--comment on merge request !{iid} needs a token with the api scope in "
@@ -304,7 +197,7 @@ class _GitLab:
         if not base or not project:
             raise InputError("--comment on GitLab needs CI_API_V4_URL and CI_PROJECT_ID "
                              "(set by GitLab CI)", key="comment")
-        api = _Api(self.platform, base, {"PRIVATE-TOKEN": token})
+        api = ForgeApi(self.platform, base, {"PRIVATE-TOKEN": token})
         api.service = "GitLab API"
         body = render_body(markdown, self.key, GITLAB_BODY_LIMIT)
         mark = marker(self.key)
@@ -320,7 +213,7 @@ class _GitLab:
                or "").rstrip("/")
         return f"{web}/-/merge_requests/{iid}#note_{note_id}" if web and note_id else ""
 
-    def _find(self, api: _Api, notes: str, mark: str) -> int | None:
+    def _find(self, api: ForgeApi, notes: str, mark: str) -> int | None:
         page: str | None = "1"
         for _ in range(MAX_PAGES):
             if not page:
@@ -333,7 +226,7 @@ class _GitLab:
                     return int(note["id"])
             headers = {k.lower(): v for k, v in response.headers.items()}
             page = headers.get("x-next-page", "").strip() or None
-            if page is None and (link := _next_link(response.headers)):
+            if page is None and (link := next_link(response.headers)):
                 query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
                 page = (query.get("page") or [None])[0]
         return None

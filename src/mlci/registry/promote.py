@@ -53,9 +53,10 @@ What goes on the model version (tags): the ``mlci.*`` tags of the candidate's ru
 (the train stage's ``mlci.git_commit``, ``mlci.data_fingerprint``, ``mlci.image_digest``,
 ``mlci.seed``, ``mlci.ci_run_url``, ...), ``mlci.source_run_id``, ``mlci.gate.verdict``,
 ``mlci.gate.report`` (``$MLCI_GATE_REPORT_URL``, else the CI run's page, else the report's
-path), ``mlci.approved_by`` (``gate``, or the approver: GitHub ``GITHUB_TRIGGERING_ACTOR`` /
-``GITHUB_ACTOR``, GitLab ``GITLAB_USER_LOGIN``, ``$MLCI_APPROVER`` to name someone else;
-``(override)`` appended for an override) and ``mlci.gate.override_reason``. A ``runs:/``
+path), ``mlci.approved_by`` (``gate``, or the approver: ``$MLCI_APPROVER``; on GitHub the
+reviewers who approved the run's deployment, else ``GITHUB_TRIGGERING_ACTOR`` /
+``GITHUB_ACTOR``; GitLab ``GITLAB_USER_LOGIN`` -- see mlci.registry.approvers; for an
+override the actor with ``(override)``) and ``mlci.gate.override_reason``. A ``runs:/``
 candidate is registered with all of them in one request. The move itself (who, when, from
 which version, CI run, reason) is the audit event's, not a version tag.
 
@@ -83,6 +84,7 @@ from mlci import __version__
 from mlci.ci import Platform
 from mlci.errors import CheckFailed, InputError, ServiceError
 from mlci.registry import faults
+from mlci.registry.approvers import approver_of
 from mlci.registry.audit import AuditLog, Event, Lost, iso, now_ms, version_tag
 from mlci.registry.client import Conflict, NotFound, Registry, seconds_from_env
 
@@ -304,8 +306,9 @@ def read_gate_report(path: str) -> GateReport:
 
 
 def _policy(report: GateReport | None, *, approved: bool, override: bool, reason: str | None,
-            actor: str) -> tuple[str, str]:
-    """(verdict, approved_by) or raise: the rules of who may promote what."""
+            actor: str, approver: str) -> tuple[str, str]:
+    """(verdict, approved_by) or raise: the rules of who may promote what. `actor` runs the
+    promotion (and owns an override); `approver` is who approved it (mlci.registry.approvers)."""
     if override and not (reason and reason.strip()):
         raise InputError("--override needs --reason TEXT: an override is recorded with why",
                          key="--reason")
@@ -325,15 +328,15 @@ def _policy(report: GateReport | None, *, approved: bool, override: bool, reason
                 "--approved from a job that requires approval (a GitHub environment with "
                 "required reviewers, or a GitLab `when: manual` job in a protected "
                 "environment).")
-        return verdict, actor
+        return verdict, approver
     if verdict == "none":
         if override:
             return verdict, f"{actor} (override)"
         if not approved:
             raise ApprovalRequired("no --gate-report: a promotion without a gate verdict is a "
                                    "manual one and needs --approved (or --override --reason).")
-        return verdict, actor
-    return verdict, ("gate" if not approved else f"gate, {actor}")
+        return verdict, approver
+    return verdict, ("gate" if not approved else f"gate, {approver}")
 
 
 def _resolve_candidate(registry: Registry, model: str, candidate: str,
@@ -436,7 +439,8 @@ def promote(registry: Registry, *, model: str, candidate: str, alias: str,
     report = read_gate_report(gate_report) if gate_report else None
     actor = actor_of(platform)
     verdict, approved_by = _policy(report, approved=approved, override=override, reason=reason,
-                                   actor=actor)
+                                   actor=actor,
+                                   approver=approver_of(platform, actor) if approved else actor)
     expected = expect_current
     if report is not None and report.baseline_known:
         if expected is not UNSET and expected != report.baseline_version:

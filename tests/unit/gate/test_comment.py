@@ -321,7 +321,7 @@ def test_long_report_is_truncated_below_the_limit_keeping_the_marker(
 
 def test_a_next_link_to_another_host_is_not_followed(github_api: Api, pr_event: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(comment_module, "_next_link", lambda headers: "http://evil.invalid/x")
+    monkeypatch.setattr(comment_module, "next_link", lambda headers: "http://evil.invalid/x")
     github_api.state.page_size = 1
     github_api.state.comments.append({"id": 1, "issue": 7, "body": "someone else"})
     github_api.state.comments.append({"id": 2, "issue": 7, "body": "and again"})

@@ -61,12 +61,15 @@ def verdict(tmp_path: Path, value: str) -> object:
 
 
 def test_policy(tmp_path: Path) -> None:
-    ok = dict(approved=False, override=False, reason=None, actor="alice")
+    # alice runs the promotion; bob is who approved it (the reviewer, on GitHub)
+    ok = dict(approved=False, override=False, reason=None, actor="alice", approver="bob")
     assert _policy(verdict(tmp_path, "promote"), **ok) == ("promote", "gate")
+    assert _policy(verdict(tmp_path, "promote"), **{**ok, "approved": True}) \
+        == ("promote", "gate, bob")
     with pytest.raises(ApprovalRequired) as review:
         _policy(verdict(tmp_path, "review"), **ok)
     assert review.value.exit_code == 3
-    assert _policy(verdict(tmp_path, "review"), **{**ok, "approved": True}) == ("review", "alice")
+    assert _policy(verdict(tmp_path, "review"), **{**ok, "approved": True}) == ("review", "bob")
     with pytest.raises(CheckFailed) as reject:
         _policy(verdict(tmp_path, "reject"), **ok)
     assert reject.value.exit_code == 1 and "--override" in str(reject.value)
@@ -76,7 +79,10 @@ def test_policy(tmp_path: Path) -> None:
         == ("reject", "alice (override)")
     with pytest.raises(ApprovalRequired, match="no --gate-report"):
         _policy(None, **ok)
-    assert _policy(None, **{**ok, "approved": True}) == ("none", "alice")
+    assert _policy(None, **{**ok, "approved": True}) == ("none", "bob")
+    # an override is the actor's own doing, whoever approved
+    assert _policy(verdict(tmp_path, "review"), **{**ok, "override": True, "reason": "x"}) \
+        == ("review", "alice (override)")
 
 
 def test_parse_expect() -> None:
