@@ -38,14 +38,13 @@ fail() {  # fail CODE MESSAGE: a GitHub error annotation (plain text elsewhere),
     else
         printf 'mlci-setup: error: %s\n' "$2" >&2
     fi
-    # act stops reading a failing step's terminal at once; a pause lets it read the error
-    [[ "${ACT:-}" != true ]] || sleep 0.5
     exit "$1"
 }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 [[ -f "$root/pyproject.toml" && -f "$root/src/mlci/__init__.py" ]] \
     || fail 1 "no mlci source tree at $root (expected pyproject.toml and src/mlci/)"
+source "$root/scripts/act-exit-pause.sh"
 
 # --- inputs -----------------------------------------------------------------------------------
 python_in="${MLCI_SETUP_PYTHON:-python3}"

@@ -4,9 +4,7 @@
 # Inputs arrive only as MLCI_DC_IN_* environment variables, never spliced into this text.
 # mlci itself writes the step outputs (changed, fingerprint, counts) and the job summary.
 set -euo pipefail
-# Under act, a failing step's last lines can be lost: its host executor stops reading the
-# step's terminal as soon as the step fails. A short pause, only then, lets it read them.
-trap 'code=$?; ((code == 0)) || [[ "${ACT:-}" != true ]] || sleep 0.5' EXIT
+source "$GITHUB_ACTION_PATH/../../scripts/act-exit-pause.sh"
 
 error() { printf '::error title=mlci data-change::%s\n' "$1" >&2; }
 

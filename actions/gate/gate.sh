@@ -3,9 +3,7 @@
 # (scripts/setup-mlci.sh, cached), run `mlci gate`, then map its exit code through `fail-on`.
 # Inputs arrive only as MLCI_GATE_IN_* environment variables, never spliced into this text.
 set -euo pipefail
-# Under act, a failing step's last lines can be lost: its host executor stops reading the
-# step's terminal as soon as the step fails. A short pause, only then, lets it read them.
-trap 'code=$?; ((code == 0)) || [[ "${ACT:-}" != true ]] || sleep 0.5' EXIT
+source "$GITHUB_ACTION_PATH/../../scripts/act-exit-pause.sh"
 
 error() { printf '::error title=mlci gate::%s\n' "$1" >&2; }
 

@@ -3,9 +3,7 @@
 # mlci (scripts/setup-mlci.sh, cached), run `mlci promote`. Its exit code is the step's.
 # Inputs arrive only as MLCI_PROMOTE_IN_* environment variables, never spliced into this text.
 set -euo pipefail
-# Under act, a failing step's last lines can be lost: its host executor stops reading the
-# step's terminal as soon as the step fails. A short pause, only then, lets it read them.
-trap 'code=$?; ((code == 0)) || [[ "${ACT:-}" != true ]] || sleep 0.5' EXIT
+source "$GITHUB_ACTION_PATH/../../scripts/act-exit-pause.sh"
 
 error() { printf '::error title=mlci promote::%s\n' "$1" >&2; }
 boolean() {  # boolean NAME VALUE -> true|false, or exit 2

@@ -4,9 +4,7 @@
 # MLCI_TRAIN_IN_* environment variables, never spliced into this text. mlci itself validates
 # them and writes the step outputs (run-id, image-digest, model-uri) and the job summary.
 set -euo pipefail
-# Under act, a failing step's last lines can be lost: its host executor stops reading the
-# step's terminal as soon as the step fails. A short pause, only then, lets it read them.
-trap 'code=$?; ((code == 0)) || [[ "${ACT:-}" != true ]] || sleep 0.5' EXIT
+source "$GITHUB_ACTION_PATH/../../scripts/act-exit-pause.sh"
 
 error() { printf '::error title=mlci train::%s\n' "$1" >&2; }
 

@@ -5,9 +5,7 @@
 # mlci itself writes the step outputs (valid, violations), one error annotation per violation
 # and the job summary; its exit code (0 valid, 1 violations, 2 bad input) is the step's.
 set -euo pipefail
-# Under act, a failing step's last lines can be lost: its host executor stops reading the
-# step's terminal as soon as the step fails. A short pause, only then, lets it read them.
-trap 'code=$?; ((code == 0)) || [[ "${ACT:-}" != true ]] || sleep 0.5' EXIT
+source "$GITHUB_ACTION_PATH/../../scripts/act-exit-pause.sh"
 
 # Files are separated by spaces or newlines; `read -a` does not glob.
 data=() reference=()

@@ -108,15 +108,13 @@ def build(opts: dict[str, Any], *, write: str | None, cache: str | None,
         result = fingerprint_paths(opts["paths"], root,
                                    cache_dir=_outside_cwd(cache, root) if cache else None,
                                    exclude=exclude, show_progress=show_progress)
-        if not (opts["dvc"] or opts["s3"]):
-            # Local files only: the fingerprint may be known without building the entries.
-            stats.update(hashed_files=result.hashed_files, hashed_bytes=result.hashed_bytes,
-                         cached_files=result.cached_files)
-            return Manifest.deferred(result.fingerprint, result.files, result.total_bytes,
-                                     opts["shown_paths"], lambda: result.entries), stats
-        entries.extend(result.entries)
         stats.update(hashed_files=result.hashed_files, hashed_bytes=result.hashed_bytes,
                      cached_files=result.cached_files)
+        if not (opts["dvc"] or opts["s3"]):
+            # Local files only: the manifest as it is (perhaps deferred: entries unbuilt).
+            result.manifest.sources = list(opts["shown_paths"])
+            return result.manifest, stats
+        entries.extend(result.entries)
         sources.extend(opts["shown_paths"])
     if opts["dvc"]:
         from mlci.data.dvc import dvc_entries

@@ -15,17 +15,17 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import stat as stat_mod
 from collections.abc import Callable, Iterable, Sequence
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
 from mlci.data import forked, hashing
 from mlci.data.cache import StatCache, TreeSummary, drop_summary, read_summary, write_summary
-from mlci.data.manifest import Entry, fingerprint, normalize_path
+from mlci.data.manifest import Entry, Manifest, normalize_path
 from mlci.errors import InputError
 
 SKIP_DIRS = frozenset({".git", ".dvc"})
@@ -248,25 +248,18 @@ def hash_files(jobs: Sequence[hashing.HashJob],
 
 @dataclass
 class LocalResult:
-    """The files found, and how their hashes were had. `fingerprint` is known without the
-    entries when the stat cache recognised the whole tree as unchanged; the entries are
-    then built (from the cache, hashing nothing) only if asked for."""
+    """The files found, as a manifest, and how their hashes were had. When the stat cache's
+    tree summary vouched for the whole tree, the manifest is deferred: its fingerprint and
+    totals are known, its entries built (from the cache, hashing nothing) only if asked for."""
 
-    files: int
-    total_bytes: int
+    manifest: Manifest
     hashed_files: int
     hashed_bytes: int
     cached_files: int
-    fingerprint: str
-    _entries: list[Entry] | None = field(default=None, repr=False)
-    _load: Callable[[], list[Entry]] | None = field(default=None, repr=False)
 
     @property
     def entries(self) -> list[Entry]:
-        if self._entries is None:
-            assert self._load is not None
-            self._entries = self._load()
-        return self._entries
+        return self.manifest.entries
 
 
 def fingerprint_paths(patterns: Sequence[str], root: Path, *, cache_dir: Path | None = None,
@@ -280,9 +273,10 @@ def fingerprint_paths(patterns: Sequence[str], root: Path, *, cache_dir: Path | 
     known = read_summary(cache_dir, walker.root_str)
     if known is not None and known.listing == digest and known.files == len(walker.found):
         # Nothing added, removed or modified since the cache recorded this very tree.
-        files = known.files
-        return LocalResult(files, known.bytes, 0, 0, files, known.fingerprint,
-                           _load=lambda: _hash(walker, cache_dir, False, digest).entries)
+        manifest = Manifest.deferred(
+            known.fingerprint, known.files, known.bytes,
+            load=lambda: _hash(walker, cache_dir, False, digest).entries)
+        return LocalResult(manifest, 0, 0, known.files)
     return _hash(walker, cache_dir, show_progress, digest)
 
 
@@ -309,14 +303,12 @@ def _hash(walker: Walker, cache_dir: Path | None, show_progress: bool,
             if bar:
                 bar.close()
     size_of = walker.size_of
-    entries = [Entry(k, size_of(k), hashes[k]) for k in found]
-    result = LocalResult(len(entries), sum(e.size for e in entries), len(jobs), hashed_bytes,
-                         len(found) - len(jobs), fingerprint(entries), _entries=entries)
+    manifest = Manifest([Entry(k, size_of(k), hashes[k]) for k in found])
     if cache_dir is not None:
         drop_summary(cache_dir)  # never left describing a tree the rows no longer match
         complete = cache.update(found, hashes)
         cache.save()
         if complete and digest is not None:
             write_summary(cache_dir, walker.root_str, TreeSummary(
-                digest, result.fingerprint, result.files, result.total_bytes))
-    return result
+                digest, manifest.fingerprint, manifest.files, manifest.total_size))
+    return LocalResult(manifest, len(jobs), hashed_bytes, len(found) - len(jobs))

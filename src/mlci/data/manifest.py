@@ -89,8 +89,8 @@ class Manifest:
         self._bytes: int | None = None
 
     @classmethod
-    def deferred(cls, fingerprint: str, files: int, total_size: int, sources: Iterable[str],
-                 load: Callable[[], Iterable[Entry]]) -> Manifest:
+    def deferred(cls, fingerprint: str, files: int, total_size: int, *,
+                 load: Callable[[], Iterable[Entry]], sources: Iterable[str] = ()) -> Manifest:
         """A manifest known by its fingerprint and totals, its entries built by `load` only
         if they are asked for (a warm check of an unchanged tree never asks)."""
         manifest = cls([], sources)

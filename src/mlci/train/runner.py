@@ -163,10 +163,9 @@ def snapshot_data(paths: Sequence[str], root: Path) -> DataSnapshot:
     import glob as glob_mod
 
     from mlci.data.local import fingerprint_paths
-    from mlci.data.manifest import Manifest
 
-    result = fingerprint_paths(list(paths), root, show_progress=False)
-    manifest = Manifest(result.entries, sources=list(paths))
+    manifest = fingerprint_paths(list(paths), root, show_progress=False).manifest
+    manifest.sources = list(paths)
     found: list[Path] = []
     for pattern in paths:
         full = os.path.join(root, os.path.expanduser(pattern))

@@ -97,9 +97,11 @@ def test_an_unchanged_tree_is_known_from_the_summary_alone(
 
     monkeypatch.setattr(local, "StatCache", no_rows)
     second = fingerprint_paths(["data"], tree, cache_dir=cache, show_progress=False)
-    assert second.fingerprint == first.fingerprint == Manifest(first.entries).fingerprint
-    assert (second.files, second.total_bytes) == (first.files, first.total_bytes)
-    assert second.cached_files == first.files and second.hashed_files == 0
+    assert second.manifest.fingerprint == first.manifest.fingerprint \
+        == Manifest(first.entries).fingerprint
+    assert (second.manifest.files, second.manifest.total_size) \
+        == (first.manifest.files, first.manifest.total_size)
+    assert second.cached_files == first.manifest.files and second.hashed_files == 0
     with pytest.raises(AssertionError, match="rows were loaded"):
         second.entries  # noqa: B018 - built only on demand, from the rows
     monkeypatch.undo()
@@ -126,7 +128,8 @@ def test_any_change_misses_the_summary(tree: Path, change: str) -> None:
         target.rename(tree / "data/d0/renamed.csv")
     after = fingerprint_paths(["data"], tree, cache_dir=cache, show_progress=False)
     fresh = fingerprint_paths(["data"], tree, show_progress=False)
-    assert after.fingerprint == fresh.fingerprint != before.fingerprint
+    assert after.manifest.fingerprint == fresh.manifest.fingerprint \
+        != before.manifest.fingerprint
     # rows are by path: a renamed file is read again, a removed one is not
     assert after.hashed_files == (0 if change == "remove" else 1)
 
@@ -155,9 +158,9 @@ def test_a_damaged_summary_only_costs_the_slow_path(tree: Path, damage: str) -> 
                      "bool-files": {"files": True}}[damage])
         path.write_text(json.dumps(data))
     again = fingerprint_paths(["data"], tree, cache_dir=cache, show_progress=False)
-    assert again._entries is not None        # built by the slow path, not deferred
-    assert again.fingerprint == expected.fingerprint
-    assert json.loads(path.read_text())["fingerprint"] == expected.fingerprint  # repaired
+    assert again.manifest._entries is not None   # built by the slow path, not deferred
+    assert again.manifest.fingerprint == expected.manifest.fingerprint
+    assert json.loads(path.read_text())["fingerprint"] == expected.manifest.fingerprint
 
 
 def test_a_summary_that_disagrees_with_the_rows_is_refused_when_entries_are_needed(
@@ -169,10 +172,9 @@ def test_a_summary_that_disagrees_with_the_rows_is_refused_when_entries_are_need
     data["fingerprint"] = "sha256:" + "0" * 64
     path.write_text(json.dumps(data))
     result = fingerprint_paths(["data"], tree, cache_dir=cache, show_progress=False)
-    manifest = Manifest.deferred(result.fingerprint, result.files, result.total_bytes,
-                                 ["data"], lambda: result.entries)
+    assert result.manifest.fingerprint == data["fingerprint"]   # taken on trust, as rows are
     with pytest.raises(InputError, match="cache is damaged"):
-        manifest.entries  # noqa: B018
+        result.entries  # noqa: B018
 
 
 def test_cli_warm_run_writes_and_diffs_the_same_as_a_cold_one(
