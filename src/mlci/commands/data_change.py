@@ -183,7 +183,6 @@ def _summary(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from mlci import ci
-    from mlci.data import baseline as baselines
 
     started = time.monotonic()
     opts = _resolve(args)
@@ -191,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     manifest, stats = build(opts, write=args.write, cache=args.cache)
     base = None
     if opts["against"]:
+        from mlci.data import baseline as baselines
+
         base = baselines.resolve(
             opts["against"], root=opts["root"], uri=opts["uri"],
             write_path=str(_outside_cwd(args.write, opts["root"])) if args.write else None)
