@@ -91,13 +91,29 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, dict[str
     return parser, loaded
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]  # type: ignore[no-any-return]
+    raise KeyError(name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, loaded = build_parser(argv)
-    args = parser.parse_args(argv)
     from mlci import ci
 
     try:
+        command = _selected_command(argv)
+        seen: set[str] = set()
+        if command is not None:
+            # CI inputs: any flag not given is read from MLCI_INPUT_<COMMAND>_<FLAG>.
+            from mlci import inputs
+
+            seen = inputs.apply(_subparser(parser, command), command)
+        args = parser.parse_args(argv)
+        if command is not None:
+            inputs.settle(_subparser(parser, command), args, seen)
         return loaded[args.command].run(args)
     except MlciError as error:
         ci.current().error(str(error), file=error.file, line=error.line)
