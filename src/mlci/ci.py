@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from mlci.escape import defuse, raw
+
 GITLAB_DOTENV_DEFAULT = "mlci.env"
 SUMMARY_DEFAULT = "mlci-summary.md"
 _DOTENV_KEY = re.compile(r"[^A-Z0-9_]")
@@ -77,7 +79,14 @@ class Platform:
 
     # -- what the log shows ------------------------------------------------------------------
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        """A log line; nothing in it can act as a workflow command (see mlci.escape)."""
+        self._command(defuse(text))
+
+    def _command(self, text: str) -> None:
+        """A line of mlci's own (a workflow command, a section marker), written unguarded."""
+        stream = raw(self.stream)
+        stream.write(text + "\n")
+        stream.flush()
 
     def info(self, message: str) -> None:
         """A plain log line: no annotation on any platform."""
@@ -145,7 +154,7 @@ class GitHub(Platform):
         if line:
             props.append(f"line={line}")
         head = f"::{kind} {','.join(props)}" if props else f"::{kind}"
-        self._print(f"{head}::{_escape_data(message)}")
+        self._command(f"{head}::{_escape_data(message)}")
 
     def error(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
         self._annotate("error", message, file, line)
@@ -155,16 +164,16 @@ class GitHub(Platform):
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
-        self._print(f"::group::{_escape_data(title)}")
+        self._command(f"::group::{_escape_data(title)}")
         try:
             yield
         finally:
-            self._print("::endgroup::")
+            self._command("::endgroup::")
 
     def mask(self, secret: str) -> None:
         for part in secret.splitlines():
             if part.strip():
-                self._print(f"::add-mask::{part}")
+                self._command(f"::add-mask::{_escape_data(part)}")
 
 
 class GitLab(Platform):
@@ -199,20 +208,20 @@ class GitLab(Platform):
 
     def error(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
         where = f"{file}:{line}: " if file and line and file not in message else ""
-        self._print(f"\x1b[31;1mERROR: {where}{message}\x1b[0m")
+        self._command(f"\x1b[31;1mERROR: {defuse(where + message)}\x1b[0m")
 
     def warning(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
-        self._print(f"\x1b[33;1mWARNING: {message}\x1b[0m")
+        self._command(f"\x1b[33;1mWARNING: {defuse(message)}\x1b[0m")
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         section = "mlci_" + re.sub(r"[^a-z0-9_]", "_", title.lower())[:40]
-        self._print(f"\x1b[0Ksection_start:{int(time.time())}:{section}[collapsed=true]"
-                    f"\r\x1b[0K{title}")
+        self._command(f"\x1b[0Ksection_start:{int(time.time())}:{section}[collapsed=true]"
+                      f"\r\x1b[0K{defuse(title)}")
         try:
             yield
         finally:
-            self._print(f"\x1b[0Ksection_end:{int(time.time())}:{section}\r\x1b[0K")
+            self._command(f"\x1b[0Ksection_end:{int(time.time())}:{section}\r\x1b[0K")
 
 
 def detect(env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> Platform:
