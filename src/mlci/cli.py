@@ -23,16 +23,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("mlci.commands.promote", "move the production alias to a candidate, audited"),
     "rollback": ("mlci.commands.rollback", "move the alias back to its previous holder, audited"),
     "history": ("mlci.commands.history", "show the audit trail of a model, newest first"),
-    "train": ("mlci.commands.train", "build or pull the training image, run the training "
-              "command in it, log an MLflow run with its lineage record"),
-    "reproduce": ("mlci.commands.reproduce", "re-run a recorded training run and compare its "
-                  "artifacts and metrics: equal, within-tolerance or different"),
+    "train": ("mlci.commands.train", ("build or pull the training image, run the training "
+                                      "command in it, log an MLflow run with its lineage record")),
+    "reproduce": ("mlci.commands.reproduce", ("re-run a recorded training run and compare its "
+                                              "artifacts and metrics: equal, within-tolerance "
+                                              "or different")),
     "data-change": ("mlci.commands.data_change",
                     "fingerprint the data and report whether it changed since a baseline"),
     "validate-data": ("mlci.commands.validate_data",
                       "check a data snapshot against its contract (schema, nulls, ranges, drift)"),
-    "gate": ("mlci.commands.gate", "compare a candidate with a baseline on a gate spec; "
-             "exit 0 promote, 1 reject, 3 review"),
+    "gate": ("mlci.commands.gate", ("compare a candidate with a baseline on a gate spec; "
+                                    "exit 0 promote, 1 reject, 3 review")),
     "evaluate": ("mlci.commands.evaluate",
                  "score a registered model on a dataset: a predictions file for the gate"),
 }
@@ -85,9 +86,13 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, dict[str
         )
         # Only the command being run has its arguments defined (and its module imported).
         if name == wanted:
-            module: CommandModule = importlib.import_module(module_name)  # type: ignore[assignment]
+            module: CommandModule = importlib.import_module(module_name)
             module.add_arguments(sub_parser)
             loaded[name] = module
+            note = ("Every flag can also be set in the environment as "
+                    f"MLCI_INPUT_{name.upper().replace('-', '_')}_<FLAG> (flag without dashes, "
+                    "upper-cased, '-' as '_'; a list one item per line); an explicit flag wins.")
+            sub_parser.epilog = f"{sub_parser.epilog}\n\n{note}" if sub_parser.epilog else note
     return parser, loaded
 
 
@@ -100,6 +105,9 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from mlci.escape import guard_streams
+
+    guard_streams()   # no line mlci prints can act as a CI workflow command (mlci.escape)
     parser, loaded = build_parser(argv)
     from mlci import ci
 
@@ -121,6 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlci: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader closed our stdout (`mlci history --json | head`): not a bug. Exit as a
+        # process killed by SIGPIPE would (128 + 13), with nothing more written to the pipe.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception:  # noqa: BLE001 - a bug is not a verdict: never exit 0 (go) or 1 (no)
         import traceback
 
