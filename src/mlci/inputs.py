@@ -63,7 +63,7 @@ def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPa
 
 
 def _is_switch(action: argparse.Action) -> bool:
-    return action.nargs == 0 and isinstance(action.const, bool) or \
+    return (action.nargs == 0 and isinstance(action.const, bool)) or \
         isinstance(action, argparse.BooleanOptionalAction)
 
 
@@ -82,8 +82,11 @@ def _convert(action: argparse.Action, raw: str, name: str) -> Any:
         if action.type is not None:
             try:
                 value = action.type(text)  # type: ignore[operator]
-            except (TypeError, ValueError, argparse.ArgumentTypeError) as error:
-                raise bad(str(error) or f"a value {flag} accepts", text) from None
+            except argparse.ArgumentTypeError as error:   # its message says what was expected
+                raise InputError(f"{error} (from ${name})", key=flag) from None
+            except (TypeError, ValueError):
+                kind = getattr(action.type, "__name__", "value")
+                raise bad(f"a value of type {kind}", text) from None
         if action.choices is not None and value not in action.choices:
             raise bad("one of " + ", ".join(map(str, action.choices)), text)
         return value
@@ -121,17 +124,29 @@ def _apply(parser: argparse.ArgumentParser, command: str, env: Mapping[str, str]
     for action in input_flags(parser):
         _record_explicit(action, seen)
         name = env_name(command, long_flag(action) or action.dest)
+        action._mlci_env = name  # type: ignore[attr-defined]
+        # Required flags are checked by `settle`, after the environment had its say, with a
+        # message naming the variable too (argparse's own would not, nor be an annotation).
+        if action.required:
+            action.required = False
+            action._mlci_required = True  # type: ignore[attr-defined]
         raw = env.get(name, "")
         if not raw.strip():
             continue
-        value = _convert(action, raw, name)
-        if value is None:
+        try:
+            value = _convert(action, raw, name)
+        except InputError as error:
+            # Raised by `settle` unless the flag is given explicitly (the flag wins).
+            action._mlci_error = error  # type: ignore[attr-defined]
+            continue
+        if value is None or value == action.default:   # e.g. a switch set to false
             continue
         action.default = value
-        action.required = False
-        for group in parser._mutually_exclusive_groups:
-            if action in group._group_actions:
-                group.required = False
+        action._mlci_from_env = True  # type: ignore[attr-defined]
+    for group in parser._mutually_exclusive_groups:
+        if group.required:
+            group.required = False
+            group._mlci_required = True  # type: ignore[attr-defined]
     for child in subparsers(parser).values():
         _apply(child, command, env, seen)
 
@@ -139,36 +154,72 @@ def _apply(parser: argparse.ArgumentParser, command: str, env: Mapping[str, str]
 def _record_explicit(action: argparse.Action, seen: set[str]) -> None:
     """Wrap the action so that, when given on the command line, it starts from its original
     default (an explicit `--paths x` replaces the environment's list, never extends it)."""
+    action._mlci_seen = seen  # type: ignore[attr-defined]
     base = type(action)
-    original = copy.copy(action.default)
     if getattr(base, "_mlci_wrapped", False):
         return
+    action._mlci_original_default = copy.copy(action.default)  # type: ignore[attr-defined]
 
     class Explicit(base):  # type: ignore[valid-type, misc]
         _mlci_wrapped = True
 
         def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                      values: Any, option_string: str | None = None) -> None:
-            if self.dest not in seen:
-                seen.add(self.dest)
-                setattr(namespace, self.dest, copy.copy(original))
+            explicit: set[str] = self._mlci_seen
+            if self.dest not in explicit:
+                explicit.add(self.dest)
+                setattr(namespace, self.dest, copy.copy(self._mlci_original_default))
             super().__call__(parser, namespace, values, option_string)
 
     Explicit.__name__ = base.__name__
     action.__class__ = Explicit
-    action._mlci_original_default = original  # type: ignore[attr-defined]
+
+
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace
+            ) -> list[argparse.ArgumentParser]:
+    """`parser` and the subcommand parsers the command line actually selected."""
+    chosen = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest, None)
+            if name in action.choices:
+                chosen += _chosen(action.choices[name], args)
+    return chosen
+
+
+def _described(action: argparse.Action) -> str:
+    return f"{long_flag(action)} (or ${getattr(action, '_mlci_env', '?')})"
 
 
 def settle(parser: argparse.ArgumentParser, args: argparse.Namespace, seen: set[str]) -> None:
-    """In a group of exclusive flags, one given explicitly drops the environment's others."""
-    parsers = [parser, *subparsers(parser).values()]
-    while parsers:
-        current = parsers.pop()
-        parsers.extend(subparsers(current).values())
+    """After parsing: in a group of exclusive flags, one given explicitly drops the
+    environment's others, and two from the environment are refused; then every required
+    flag (or group) must have a value, from the command line or the environment."""
+    for current in _chosen(parser, args):
+        for action in input_flags(current):
+            error = getattr(action, "_mlci_error", None)
+            if error is not None and action.dest not in seen:
+                raise error
         for group in current._mutually_exclusive_groups:
-            members = group._group_actions
+            members = [a for a in group._group_actions if long_flag(a)]
             if any(a.dest in seen for a in members):
                 for action in members:
                     if action.dest not in seen:
                         setattr(args, action.dest,
                                 getattr(action, "_mlci_original_default", None))
+                continue
+            from_env = [a for a in members if getattr(a, "_mlci_from_env", False)]
+            if len(from_env) > 1:
+                raise InputError("give one of them, not both: "
+                                 + ", ".join(f"${a._mlci_env}" for a in from_env),  # type: ignore[attr-defined]
+                                 key=" / ".join(str(long_flag(a)) for a in from_env))
+            if getattr(group, "_mlci_required", False) and \
+                    all(getattr(args, a.dest, None) in (None, [], False) for a in members):
+                raise InputError("one of them is required: "
+                                 + ", ".join(_described(a) for a in members),
+                                 key=" / ".join(str(long_flag(a)) for a in members))
+        for action in input_flags(current):
+            if getattr(action, "_mlci_required", False) and \
+                    getattr(args, action.dest, None) in (None, []):
+                raise InputError("required: give the flag, or set "
+                                 f"${getattr(action, '_mlci_env', '?')}", key=long_flag(action))

@@ -94,3 +94,53 @@ def test_an_unexpected_exception_is_exit_2_with_its_traceback(
     assert main(["schema"]) == 2
     err = capsys.readouterr().err
     assert "RuntimeError: boom" in err and "internal error in mlci" in err
+
+
+def _gate_files(tmp_path: Path, candidate_f1: float) -> None:
+    (tmp_path / "cand.json").write_text(json.dumps({"f1": candidate_f1, "acc": 0.9}))
+    (tmp_path / "base.json").write_text(json.dumps({"f1": 0.8, "acc": 0.9}))
+    (tmp_path / "gate.yml").write_text(
+        "metrics:\n  f1: {min: 0.7}\n  acc: {min: 0.95, severity: warn}\n")
+
+
+@pytest.mark.parametrize(("f1", "fail_on", "code"), [
+    (0.9, None, 3), (0.9, "reject", 0), (0.9, "review", 3), (0.9, "never", 0),
+    (0.5, None, 1), (0.5, "reject", 1), (0.5, "review", 1), (0.5, "never", 0),
+])
+def test_gate_fail_on_decides_which_verdicts_fail(tmp_path: Path, f1: float,
+                                                  fail_on: str | None, code: int) -> None:
+    _gate_files(tmp_path, f1)
+    argv = ["gate", "--spec", "gate.yml", "--candidate", "cand.json", "--baseline", "base.json",
+            "--report-dir", "out"]
+    result = mlci(*argv, *(["--fail-on", fail_on] if fail_on else []), cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    verdict = "review" if f1 > 0.7 else "reject"
+    assert result.stdout.startswith(f"mlci gate: {verdict}")
+    if fail_on and code == 0:
+        assert f"verdict {verdict}; passing because --fail-on is {fail_on}" in result.stderr
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["junit.xml", "metrics.txt", "report.json", "report.md"]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["verdict"] == verdict
+
+
+def test_gate_help_carries_the_exit_code_table() -> None:
+    out = mlci("gate", "--help").stdout
+    assert "--fail-on never" in out and "nothing fails open" in out
+
+
+def test_promote_verdicts_skips_a_verdict_it_does_not_handle(tmp_path: Path) -> None:
+    _gate_files(tmp_path, 0.5)
+    mlci("gate", "--spec", "gate.yml", "--candidate", "cand.json", "--baseline", "base.json",
+         "--report-json", "report.json", cwd=tmp_path)
+    # No registry is reachable at this URI: doing nothing must not touch it.
+    result = mlci("promote", "--model", "m", "--candidate", "1", "--gate-report", "report.json",
+                  "--verdicts", "promote,review", "--tracking-uri", "http://127.0.0.1:9",
+                  cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "the gate said reject" in result.stdout and "nothing to do" in result.stdout
+
+
+def test_promote_verdicts_needs_a_verdict(tmp_path: Path) -> None:
+    result = mlci("promote", "--model", "m", "--candidate", "1", "--verdicts", "promote",
+                  cwd=tmp_path)
+    assert result.returncode == 2 and "--verdicts" in result.stderr

@@ -1,6 +1,7 @@
-"""`mlci gate`: evaluate a candidate against a baseline with a gate spec (DESIGN.md).
+"""`mlci gate`: evaluate a candidate against a baseline with a gate spec.
 
-Exit codes: 0 promote, 1 reject, 3 review, 2 bad input (including an unreachable registry).
+Exit codes: 0 promote, 1 reject, 3 review, 2 bad input (including an unreachable registry);
+`--fail-on` lets a verdict that does not fail exit 0 (EXIT_CODES below is the table).
 The verdict is printed, written as step outputs (`verdict`, `report-json`, `report-md`), and
 the Markdown report goes to the job summary. numpy and MLflow are imported only in `run`.
 """
@@ -18,7 +19,26 @@ if TYPE_CHECKING:
     from mlci.gate.spec import GateSpec
 
 
+FAIL_ON = ("reject", "review", "never")
+# Which verdicts fail, per --fail-on; a verdict that does not fail exits 0 with a warning.
+FAILS: dict[str, set[str]] = {"reject": {"reject"}, "review": {"reject", "review"},
+                              "never": set()}
+REPORT_FILES = {"report_md": "report.md", "report_json": "report.json",
+                "junit": "junit.xml", "openmetrics": "metrics.txt"}
+EXIT_CODES = """exit codes:
+  verdict   no --fail-on   --fail-on reject   --fail-on review   --fail-on never
+  promote   0              0                  0                  0
+  review    3              0 (warning)        3                  0 (warning)
+  reject    1              1                  1                  0 (warning)
+  error     2              2                  2                  2   (nothing fails open)
+
+The verdict output is what the gate decided, whatever the exit code; it is empty when the
+gate could not decide (bad input, an unreachable registry, a crash)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES
     parser.add_argument("--spec", metavar="FILE",
                         help="gate spec (default: the gate: key of mlci.yml)")
     parser.add_argument("--candidate", metavar="REF", required=True,
@@ -31,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-example predictions of the candidate (CSV or Parquet)")
     parser.add_argument("--baseline-predictions", metavar="FILE", default=None,
                         help="per-example predictions of the baseline, same examples")
+    parser.add_argument("--fail-on", choices=FAIL_ON, default=None,
+                        help="which verdicts fail (exit non-zero): reject, review (review and "
+                        "reject) or never; without it the exit code is the verdict's")
+    parser.add_argument("--report-dir", metavar="DIR",
+                        help="write report.md, report.json, junit.xml and metrics.txt here")
     parser.add_argument("--report-md", metavar="F", help="write the Markdown report here")
     parser.add_argument("--report-json", metavar="F", help="write the JSON report here")
     parser.add_argument("--junit", metavar="F", help="write a JUnit XML report here")
@@ -78,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
     from mlci.gate.sources import NoBaseline, load_metrics
 
     platform = ci.current()
+    if args.report_dir:
+        for dest, name in REPORT_FILES.items():
+            if not getattr(args, dest):   # a single-file flag wins over the directory
+                setattr(args, dest, str(Path(args.report_dir) / name))
     config = _config(args)
     spec = _spec(args, config)
     tracking_uri = args.tracking_uri or (config.registry.tracking_uri if config else None)
@@ -133,4 +162,15 @@ def run(args: argparse.Namespace) -> int:
             # The comment is a courtesy copy of the report; the verdict stands either way
             # (the report is already in the job summary and the report files).
             platform.warning(f"--comment: could not post the report: {error}")
-    return VERDICT_EXIT_CODES[result["verdict"]]
+    return _exit_code(platform, result["verdict"], args.fail_on, VERDICT_EXIT_CODES)
+
+
+def _exit_code(platform: Any, verdict: str, fail_on: str | None,
+               codes: dict[str, int]) -> int:
+    if fail_on is None or verdict == "promote":
+        return codes[verdict]
+    if verdict in FAILS[fail_on]:
+        platform.error(f"verdict {verdict} fails (--fail-on {fail_on})")
+        return codes[verdict]
+    platform.warning(f"verdict {verdict}; passing because --fail-on is {fail_on}")
+    return 0

@@ -3,7 +3,9 @@
 Exit codes: 0 promoted (or already there); 1 refused -- the gate said reject, the alias
 moved since the gate saw it, or another promotion won the race; 2 bad input or the
 registry unreachable (nothing moved); 3 the gate said review and `--approved` was not given.
-Outputs: `version`, `previous-version` (empty when the alias was not set).
+With `--verdicts`, a gate verdict not in the list changes nothing and exits 0 (so a pipeline
+can include promote once per verdict it handles: automatic for promote, manual for review).
+Outputs: `version`, `previous-version` (empty when the alias was not set, or nothing was done).
 """
 
 from __future__ import annotations
@@ -11,6 +13,19 @@ from __future__ import annotations
 import argparse
 
 from mlci.commands._registry import model_alias, output_result, registry_for
+from mlci.errors import InputError
+
+VERDICTS = ("promote", "review", "reject")
+
+
+def verdict_list(text: str) -> list[str]:
+    """`promote,review` -> ["promote", "review"]; anything else is refused."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    bad = [item for item in items if item not in VERDICTS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma list of {', '.join(VERDICTS)}, got {text!r}")
+    return items
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--override", action="store_true",
                         help="promote despite a reject verdict (needs --reason; recorded)")
     parser.add_argument("--reason", metavar="TEXT", help="why (recorded in the audit trail)")
+    parser.add_argument("--verdicts", metavar="LIST", type=verdict_list,
+                        help="act only when the gate report's verdict is one of these "
+                        "(comma list of promote, review, reject); otherwise change nothing "
+                        "and exit 0")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +56,13 @@ def run(args: argparse.Namespace) -> int:
 
     platform = ci.current()
     expect = parse_expect(args.expect_current)
+    if args.verdicts:
+        verdict = _gate_verdict(args)
+        if verdict not in args.verdicts:
+            platform.set_outputs({"version": "", "previous-version": ""})
+            print(f"mlci promote: the gate said {verdict}, not {' or '.join(args.verdicts)} "
+                  "(--verdicts): nothing to do")
+            return 0
     registry, model, alias = model_alias(args, registry_for)
     with platform.group(f"promote {model}@{alias} <- {args.candidate}"):
         result = promote(registry, model=model, candidate=args.candidate, alias=alias,
@@ -49,3 +75,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{model}@{alias}: {result.previous_version or 'unset'} -> {result.version} "
               f"({what})")
     return 0
+
+
+def _gate_verdict(args: argparse.Namespace) -> str:
+    from mlci.registry.promote import read_gate_report
+
+    if not args.gate_report:
+        raise InputError("--verdicts needs the gate's verdict: give --gate-report FILE",
+                         key="--verdicts")
+    return read_gate_report(args.gate_report).verdict
