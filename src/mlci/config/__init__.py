@@ -42,10 +42,9 @@ def _expected(error: Mapping[str, Any]) -> str:
         return "unknown key (not part of the schema; check its spelling)"
     if kind == "missing":
         return "required key is missing"
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+    message = message.removeprefix("Value error, ")
     given = error.get("input")
-    if kind not in ("missing",) and not isinstance(given, (dict, list)):
+    if kind != "missing" and not isinstance(given, (dict, list)):
         message += f" (got {given!r})"
     return message
 
@@ -106,6 +105,9 @@ def load_config(args: argparse.Namespace | None = None,
         data, lines = read_yaml(path)
         data = {} if data is None else data
     file = str(path) if path else "mlci.yml (defaults)"
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level (model:, registry:, ...), "
+                          f"got a {type(data).__name__}", file=file)
     if isinstance(data, dict):
         sources = {}
         for dotted, (name, value) in env_overrides(env, set(Config.model_fields)).items():

@@ -1,4 +1,5 @@
-"""Loading mlci.yml: file, then environment, then flags; errors name file, line, key and expectation.
+"""Loading mlci.yml: file, then environment, then flags; errors name file, line, key and
+expectation.
 
 Precedence, lowest to highest:
 1. defaults of the model;
@@ -12,7 +13,6 @@ Precedence, lowest to highest:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,6 @@ DEFAULT_NAME = "mlci.yml"
 ENV_PREFIX = "MLCI_"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping key, to point errors at it."""
-
-
 def _lines(node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -37,23 +33,18 @@ def _lines(node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], in
             _lines(value_node, key, out)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            out[(*path, str(index))] = item.start_mark.line + 1
-            _lines(item, (*path, str(index)), out)
+            item_path = (*path, str(index))
+            out[item_path] = item.start_mark.line + 1
+            _lines(item, item_path, out)
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[tuple[str, ...], int]]:
     """Parse a YAML file; return the data and a map of key path -> line number."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read: {error.strerror or error}", file=str(path)) from None
-    try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {getattr(error, 'problem', error)}", file=str(path),
-                          line=mark.line + 1 if mark else None) from None
+    from mlci import yamlfile
+
+    text = yamlfile.read_text(path, what="config", error=ConfigError)
+    node = yamlfile.compose(text, file=str(path), error=ConfigError)   # alias budget checked
+    data = yamlfile.construct(node, text, file=str(path), error=ConfigError)
     lines: dict[tuple[str, ...], int] = {}
     if node is not None:
         _lines(node, (), lines)

@@ -18,7 +18,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from mlci.data.manifest import Entry, normalize_path
 from mlci.errors import InputError
@@ -113,15 +112,10 @@ def _entry(root: Path, base: Path, out: Any, origin: str, key: str) -> Entry:
 
 
 def _load_yaml(path: Path, root: Path) -> Any:
-    shown = os.path.relpath(path, root)
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=shown) from None
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=shown,
-                         line=line + 1 if line is not None else None) from None
+    from mlci import yamlfile
+
+    return yamlfile.load(yamlfile.read_text(path, what="DVC file"),
+                         file=os.path.relpath(path, root))
 
 
 def read_dvc_file(path: Path, root: Path) -> list[Entry]:

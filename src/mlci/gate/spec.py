@@ -38,7 +38,7 @@ def _amount(value: Any) -> float | str:
     """A non-negative absolute amount (a number) or a relative one ("2%", of |baseline|)."""
     if isinstance(value, bool):
         # pydantic reports ValueError (not TypeError) as a validation message
-        raise ValueError(f"{_AMOUNT_HELP}, got {value!r}")  # noqa: TRY004
+        raise ValueError(f"{_AMOUNT_HELP}, got {value!r}")
     if isinstance(value, (int, float)):
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{_AMOUNT_HELP} (finite, not negative), got {value!r}")
@@ -249,17 +249,7 @@ def validate_gate_spec(data: Any, *, file: str, prefix: str = "") -> GateSpec:
 
 def load_gate_spec(path: str | Path) -> GateSpec:
     """Read and validate a gate spec file (YAML or JSON)."""
-    import yaml  # type: ignore[import-untyped,unused-ignore]
+    from mlci import yamlfile
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read gate spec: {error.strerror or error}", file=str(path)) \
-            from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(error, 'problem', None) or error}",
-                         file=str(path), line=mark.line + 1 if mark else None) from None
+    data = yamlfile.load_file(path, what="gate spec")
     return validate_gate_spec(data, file=str(path))
