@@ -2,7 +2,7 @@
 
 All four render the same dict (engine.run_gate), so they never disagree. Metric names, slice
 values, refs and messages come from users: each format escapes them its own way (Markdown
-tables, Mermaid labels, XML, OpenMetrics label values). Nothing here is random or dated,
+tables, the picture's code block, XML, OpenMetrics label values). Nothing here is random or dated,
 so the same inputs give byte-identical reports.
 """
 
@@ -14,6 +14,8 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
+
+from mlci.gate import picture
 
 ICON = {"promote": "✅", "review": "⚠️", "reject": "❌"}
 OUTCOME = {"pass": "✅ pass", "fail": "❌ fail", "review": "⚠️ review", "skip": "➖ skip",
@@ -68,36 +70,6 @@ def _rule_table(rules: list[dict[str, Any]], with_slice: bool = False) -> list[s
     return lines
 
 
-def _mermaid_label(value: str) -> str:
-    """Mermaid string literal content: keep letters, digits and plain punctuation only."""
-    return re.sub(r"[^\w .:/%=+-]", "_", value)[:40]
-
-
-def _chart(report: dict[str, Any]) -> list[str]:
-    """Relative change (% of |baseline|) per metric, with interval bounds as lines."""
-    rows = [m for m in report["metrics"] if m["relative_change"] is not None]
-    if not rows:
-        return []
-    labels, bars, lows, highs = [], [], [], []
-    for m in rows:
-        scale = 100.0 / abs(m["baseline"])
-        labels.append('"' + _mermaid_label(m["name"]) + '"')
-        bars.append(round(m["change"] * scale, 4))
-        iv = m["interval"]
-        lows.append(round(iv["low"] * scale, 4) if iv else bars[-1])
-        highs.append(round(iv["high"] * scale, 4) if iv else bars[-1])
-    low = min(lows + [0.0])
-    high = max(highs + [0.0])
-    pad = max(1e-6, (high - low) * 0.1)
-    return ["```mermaid", "xychart-beta",
-            '  title "Change vs baseline, % of |baseline| (lines: interval bounds)"',
-            f"  x-axis [{', '.join(labels)}]",
-            f'  y-axis "change %" {low - pad:.4g} --> {high + pad:.4g}',
-            f"  bar [{', '.join(f'{v:.4g}' for v in bars)}]",
-            f"  line [{', '.join(f'{v:.4g}' for v in lows)}]",
-            f"  line [{', '.join(f'{v:.4g}' for v in highs)}]", "```"]
-
-
 def _side(side: dict[str, Any] | None) -> str:
     if side is None:
         return "none (first model)"
@@ -121,6 +93,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append(f"- **Intervals:** paired, {s['confidence']:.0%} confidence, "
                      f"{s['resamples']} bootstrap resamples (seed {s['seed']}); DeLong for ROC AUC")
     lines += ["", "**Why:**", ""] + [f"- {md(r)}" for r in report["reasons"]] + [""]
+    lines += picture.markdown(report)  # the forest plot, before the tables: what people look at
     rules = report["rules"]
     for section, title in (("primary", "Primary metric"), ("metrics", "Metrics")):
         chosen = [r for r in rules if r["section"] == section]
@@ -154,7 +127,6 @@ def to_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {md(m['name'])} | {num(m['baseline'])} | {cand} | "
                          f"{num(m['change'], True)} | {interval} | {md(m['source'] or '—')} |")
         lines.append("")
-    lines += _chart(report)
     return "\n".join(lines).rstrip() + "\n"
 
 
