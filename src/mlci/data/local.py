@@ -166,7 +166,7 @@ class Walker:
         found, _, paths = data.decode("utf-8", "surrogateescape").partition("\0\0")
         for target, text in ((self.found, found), (self.paths, paths)):
             fields = text.split("\0") if text else []
-            target.update(zip(fields[0::2], fields[1::2]))
+            target.update(zip(fields[0::2], fields[1::2], strict=False))
 
     def _walk_all(self, pending: list[Pending]) -> None:
         for item in pending:
@@ -304,6 +304,8 @@ def _hash(walker: Walker, cache_dir: Path | None, show_progress: bool,
         finally:
             if bar:
                 bar.close()
+    if jobs and _rehash_changed(walker, jobs, hashes):
+        digest = None   # the walk's listing is stale: no tree summary from it
     size_of = walker.size_of
     manifest = Manifest([Entry(k, size_of(k), hashes[k]) for k in found])
     if cache_dir is not None:
@@ -314,3 +316,41 @@ def _hash(walker: Walker, cache_dir: Path | None, show_progress: bool,
             write_summary(cache_dir, walker.root_str, TreeSummary(
                 digest, manifest.fingerprint, manifest.files, manifest.total_size))
     return LocalResult(manifest, len(jobs), hashed_bytes, len(found) - len(jobs))
+
+
+STABLE_TRIES = 3
+
+
+def _facts(path: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def _rehash_changed(walker: Walker, jobs: Sequence[hashing.HashJob],
+                    hashes: dict[str, str]) -> bool:
+    """A file written while it was hashed gives a digest of neither its old nor its new
+    content. Stat every hashed file again: one that changed since the walk is hashed again
+    between two equal stats (a few tries), or the fingerprint is refused. True if any was."""
+    changed = [job for job in jobs if _facts(job.path) != walker.found[job.key]]
+    for job in changed:
+        for _ in range(STABLE_TRIES):
+            before = _facts(job.path)
+            if before is None:
+                break
+            size = int(before.split(":", 1)[0])
+            digest = hash_files([hashing.HashJob(job.key, job.path, size)])[job.key]
+            if _facts(job.path) == before:
+                walker.found[job.key], hashes[job.key] = before, digest
+                break
+        else:
+            before = None
+        if before is None:
+            raise InputError(f"{job.key!r} changed while it was being hashed, "
+                             f"{STABLE_TRIES} times: is something still writing the data? "
+                             "No fingerprint is recorded for a file in flux",
+                             key="data.paths")
+    return bool(changed)
+
