@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                     "exit 0 promote, 1 reject, 3 review")),
     "evaluate": ("mlci.commands.evaluate",
                  "score a registered model on a dataset: a predictions file for the gate"),
+    "canary": ("mlci.commands.canary", "roll a candidate out by a growing share of traffic, "
+               "checked every interval; roll back on a failed check (run|step|status|abort)"),
 }
 
 

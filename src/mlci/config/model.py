@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from mlci.canary.sources.config import MetricsConfig
+from mlci.canary.targets.config import CommandTarget, LocalTarget, NginxTarget, SagemakerTarget
 from mlci.gate.spec import GateSpec
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -90,56 +92,98 @@ class Train(Section):
         return self
 
 
-class NginxTarget(Section):
-    config: str = Field(description="nginx config file mlci rewrites to split traffic")
-    stable: str = Field(description="host:port of the stable model server")
-    canary: str = Field(description="host:port of the canary model server")
-    reload: str | None = Field(None, description="command that reloads nginx")
-
-
-class MetricsSource(Section):
-    source: Literal["nginx-log", "prometheus", "cloudwatch"]
-    path: str | None = Field(None, description="nginx JSON access log (source: nginx-log)")
-    url: str | None = Field(None, description="Prometheus base URL (source: prometheus)")
+BUILTIN_CHECKS = ("error_rate", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms")
+_METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
 class Step(Section):
-    weight: float = Field(ge=0, le=100, description="percent of traffic to the canary")
+    weight: float = Field(gt=0, le=100, description="percent of traffic to the canary (may be "
+                          "below 1: 0.5 is a 1:199 split)")
     pause: Duration | Literal["manual"] | None = Field(
-        None, description="how long to hold this step, or manual approval")
+        None, description="how long to hold this step (checks keep running), or `manual` to "
+        "wait for `mlci canary step --approve`; none: advance after one passing window")
 
 
 class Check(Section):
-    min: float | None = None
-    max: float | None = None
-    max_regression: float | Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?%$")] | None = Field(
+    min: float | None = Field(None, description="absolute lower limit for the canary's value")
+    max: float | None = Field(None, description="absolute upper limit for the canary's value")
+    max_regression: float | Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")] | None = Field(
         None, description="allowed regression against the stable model over the same window; "
-        "absolute, or relative as \"20%\"")
+        "absolute (same unit as the metric), or relative as \"20%\". Decided on evidence at "
+        "the protocol's confidence")
+    greater_is_better: bool | None = Field(
+        None, description="direction of the metric; default false for error_rate and latency, "
+        "true for business metrics")
+    enforce: bool = Field(True, description="false: computed and reported, never acted on")
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> Check:
+        if self.min is None and self.max is None and self.max_regression is None:
+            raise ValueError("a check needs at least one of min, max, max_regression")
+        if isinstance(self.max_regression, (int, float)) and self.max_regression < 0:
+            raise ValueError("max_regression must not be negative")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
 
 
 class Protocol(Section):
-    interval: Duration = Field(60.0, description="time between checks")
-    failure_limit: int = Field(1, ge=0, description="failed checks tolerated before rollback")
-    min_requests: int = Field(100, ge=1, description="fewer requests in a window: inconclusive")
-    inconclusive_limit: int = Field(10, ge=1, description="inconclusive windows before rollback")
-    max_duration: Duration | None = None
+    interval: Duration = Field(60.0, gt=0, description="time between checks (one window)")
+    failure_limit: int = Field(0, ge=0, description="failed windows tolerated; one more rolls "
+                               "back (0: the first failed window rolls back)")
+    min_requests: int = Field(100, ge=1, description="canary requests a window needs to be "
+                              "judged; fewer: inconclusive (the rollout holds)")
+    inconclusive_limit: int = Field(10, ge=0, description="inconclusive windows in a row "
+                                    "tolerated; one more rolls back")
+    max_duration: Duration | None = Field(None, description="roll back when the rollout has "
+                                          "not finished after this long")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence a relative check "
+                              "needs to call a regression (one-sided)")
     steps: list[Step] = Field(default_factory=lambda: [Step(weight=100)], min_length=1)
-    checks: dict[str, Check] = Field(default_factory=dict)
+    checks: dict[str, Check] = Field(default_factory=dict, description="error_rate, "
+                                     "latency_p50_ms, latency_p90_ms, latency_p99_ms, or a "
+                                     "business metric the metric source reports")
 
     @model_validator(mode="after")
-    def _weights_increase(self) -> Protocol:
+    def _valid(self) -> Protocol:
         weights = [step.weight for step in self.steps]
         if weights != sorted(weights):
             raise ValueError(f"step weights must not decrease, got {weights}")
+        for name, check in self.checks.items():
+            if not _METRIC_NAME.match(name):
+                raise ValueError(f"check name {name!r}: expected {', '.join(BUILTIN_CHECKS)} "
+                                 "or a metric name (letters, digits, _ . -)")
+            if name in BUILTIN_CHECKS and check.greater_is_better:
+                raise ValueError(f"checks.{name}: greater_is_better applies to business "
+                                 "metrics only (a higher error rate or latency is worse)")
+            if name.startswith("latency_") and name not in BUILTIN_CHECKS:
+                raise ValueError(f"check name {name!r}: the latency checks are "
+                                 "latency_p50_ms, latency_p90_ms and latency_p99_ms")
         return self
 
 
 class Deploy(Section):
-    target: Literal["nginx", "local", "sagemaker", "command"] = "nginx"
+    target: Literal["nginx", "local", "sagemaker", "command"] = Field(
+        "local", description="where traffic is split (docs/canary-targets.md)")
     nginx: NginxTarget | None = None
-    metrics: MetricsSource | None = None
-    state: str | None = Field(None, description="rollout state: a local path or s3:// URI")
+    local: LocalTarget | None = None
+    command: CommandTarget | None = None
+    sagemaker: SagemakerTarget | None = None
+    metrics: MetricsConfig | None = Field(
+        None, description="where the evidence comes from; default: what the target provides "
+        "(nginx, local: the router's access log; command: its metrics command; sagemaker: "
+        "CloudWatch)")
+    state: str | None = Field(None, description="rollout state: a local path (default "
+                              ".mlci/rollouts/<model>.json) or s3://bucket/key")
+    canary_alias: str = Field("canary", pattern=r"^[A-Za-z0-9_-]+$",
+                              description="registry alias of the version queued for rollout")
     protocol: Protocol = Field(default_factory=Protocol)
+
+    @model_validator(mode="after")
+    def _target_section(self) -> Deploy:
+        if self.target in ("nginx", "command", "sagemaker") and getattr(self, self.target) is None:
+            raise ValueError(f"target {self.target} needs a `{self.target}:` section")
+        return self
 
 
 class Config(Section):
