@@ -10,8 +10,12 @@
 #    same as at the last install (src/ changes need no reinstall: the install is editable);
 # 2. runs scripts/install-test-tools.sh (Debian packages, podman drop-in, gitlab-ci-local
 #    with Node 22; idempotent) and puts the tools and the venv on PATH;
-# 3. runs pytest; exit 5 (no tests collected) is reported and treated as success,
+# 3. runs the static checks, `ruff check .` and `mypy --strict src` (configured in
+#    pyproject.toml); a finding fails the run (exit 1) before any test starts;
+# 4. runs pytest; exit 5 (no tests collected) is reported and treated as success,
 #    otherwise pytest's exit code is ours.
+#
+# MLCI_SKIP_LINT=1 skips step 3 while iterating on one test; the full run never sets it.
 #
 # Environment: MLCI_DEV_VENV (default .venv), PYTHON (default python3), MLCI_DEV_TOOLS (see
 # install-test-tools.sh), MLCI_TEST_TIMEOUT (per-test timeout in s, default 900, applied
@@ -44,6 +48,21 @@ MLCI_DEV_VENV="$venv" scripts/install-test-tools.sh
 tools="${MLCI_DEV_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/mlci-dev/tools}"
 export PATH="$tools/bin:$venv/bin:$PATH"
 export VIRTUAL_ENV="$venv"
+
+if [[ "${MLCI_SKIP_LINT:-0}" != 1 ]]; then
+    lint_failed=()
+    log "ruff check ."
+    "$venv/bin/ruff" check . || lint_failed+=("ruff check .")
+    log "mypy --strict src"
+    "$venv/bin/mypy" --strict src || lint_failed+=("mypy --strict src")
+    if ((${#lint_failed[@]})); then
+        printf '[test.sh] FAILED static checks: %s (findings above); no tests were run\n' \
+            "$(IFS=,; echo "${lint_failed[*]}")" >&2
+        exit 1
+    fi
+else
+    log "MLCI_SKIP_LINT=1: ruff and mypy skipped"
+fi
 
 args=("$@")
 has_timeout=0

@@ -12,9 +12,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlci.errors import ServiceError
+
+if TYPE_CHECKING:
+    from mlci.ci import Platform
 
 TIMEOUT = 30.0
 ATTEMPTS = 3                        # transient failures (connection, 5xx, 429): 1 s, 2 s backoff
@@ -54,7 +57,8 @@ class ForgeApi:
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(2 ** (attempt - 1))
-            request = urllib.request.Request(url, data=data, headers=headers, method=method)
+            request = urllib.request.Request(  # noqa: S310 - the base URL is http(s)
+                url, data=data, headers=headers, method=method)
             try:
                 with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
                     raw = response.read()

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from mlci.cli import main
-from mlci.data import FINGERPRINT_TAG
-from mlci.data.baseline import record
+from mlci.data import FINGERPRINT_TAG, MANIFEST_ARTIFACT
 from mlci.data.local import fingerprint_paths
 from mlci.data.manifest import Manifest
 from tests.services import MlflowServer
@@ -34,6 +33,20 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     (tmp_path / "data/a.csv").write_text("a\n1\n")
     (tmp_path / "data/b.csv").write_text("b\n2\n")
     return tmp_path
+
+
+def record(client: Any, run_id: str, manifest: Manifest, *, model: str,
+           version: str) -> None:
+    """What `mlci train` and promote leave behind: the tag and the manifest artifact on the run,
+    the tag on the model version."""
+    import tempfile
+
+    client.set_tag(run_id, FINGERPRINT_TAG, manifest.fingerprint)
+    with tempfile.TemporaryDirectory(prefix="mlci-manifest-") as tmp:
+        path = Path(tmp) / Path(MANIFEST_ARTIFACT).name
+        manifest.write(path)
+        client.log_artifact(run_id, str(path), str(Path(MANIFEST_ARTIFACT).parent))
+    client.set_model_version_tag(model, version, FINGERPRINT_TAG, manifest.fingerprint)
 
 
 def register(uri: str, name: str, manifest: Manifest | None, *, artifact: bool = True) -> Any:

@@ -37,8 +37,8 @@ def output_result(platform: Any, result: Any, as_json: bool) -> None:
                           "previous-version": result.previous_version or ""})
     what = ("already pointed to" if not result.moved else
             "rolled back to" if result.event == "rollback" else "promoted")
-    lines = [f"### mlci {result.event}: `{result.model}@{result.alias}` {what} version "
-             f"{result.version}", "",
+    lines = [(f"### mlci {result.event}: `{result.model}@{result.alias}` {what} version "
+              f"{result.version}"), "",
              "| | |", "|---|---|",
              f"| previous version | {result.previous_version or '—'} |"]
     if result.verdict:

@@ -94,9 +94,8 @@ def _columns(args: argparse.Namespace) -> dict[str, str]:
 
 def _imports() -> tuple[Any, Any]:
     try:
-        import pandas as pd
-
         import mlflow.pyfunc
+        import pandas as pd
     except ImportError as error:
         raise InputError(f"{INSTALL_HINT} ({error})", key="evaluate") from None
     return pd, mlflow
@@ -216,7 +215,7 @@ def _proba_model(model: Any) -> Any:
     for unwrap in ("get_raw_model", "unwrap_python_model"):
         try:
             raw = getattr(model, unwrap)()
-        except Exception:  # noqa: BLE001 - not that kind of model
+        except Exception:  # noqa: BLE001, S112 - not that kind of model
             continue
         if hasattr(raw, "predict_proba"):
             return raw

@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from mlci.config import load_config
     from mlci.config.model import parse_duration
     from mlci.errors import InputError
-    from mlci.train.reproduce import Tolerance, reproduce
     from mlci.tracking import resolve_tracking_uri
+    from mlci.train.reproduce import Tolerance, reproduce
 
     cfg = load_config(args)
     timeout = None

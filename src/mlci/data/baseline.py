@@ -197,16 +197,3 @@ def resolve(ref: str, *, root: Path, write_path: str | None, uri: str | None) ->
     if ref.startswith("git:"):
         return from_git(ref, root, write_path)
     return from_file(ref, root)
-
-
-def record(client: Any, run_id: str, manifest: Manifest, *, model: str | None = None,
-           version: str | None = None) -> None:
-    """For the train/promote stages: record a snapshot on a run (tag + manifest artifact)
-    and, given a model version, tag it too, so `--against models:/...` can find it."""
-    client.set_tag(run_id, FINGERPRINT_TAG, manifest.fingerprint)
-    with tempfile.TemporaryDirectory(prefix="mlci-manifest-") as tmp:
-        path = Path(tmp) / Path(MANIFEST_ARTIFACT).name
-        manifest.write(path)
-        client.log_artifact(run_id, str(path), str(Path(MANIFEST_ARTIFACT).parent))
-    if model and version:
-        client.set_model_version_tag(model, version, FINGERPRINT_TAG, manifest.fingerprint)

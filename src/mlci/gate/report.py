@@ -18,8 +18,10 @@ from typing import Any
 from mlci.gate import picture
 
 ICON = {"promote": "✅", "review": "⚠️", "reject": "❌"}
-OUTCOME = {"pass": "✅ pass", "fail": "❌ fail", "review": "⚠️ review", "skip": "➖ skip",
-           "not_gated": "➖ not gated"}
+# The heavy minus is a deliberate emoji, like the other icons.
+OUTCOME = {"pass": "✅ pass", "fail": "❌ fail", "review": "⚠️ review",
+           "skip": "➖ skip",  # noqa: RUF001
+           "not_gated": "➖ not gated"}  # noqa: RUF001
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -57,7 +59,7 @@ def _outcome_text(rule: dict[str, Any]) -> str:
 def _rule_table(rules: list[dict[str, Any]], with_slice: bool = False) -> list[str]:
     head = ["Metric", "Baseline", "Candidate", "Change", "Interval", "Rule", "Outcome"]
     if with_slice:
-        head = ["Slice", "n"] + head
+        head = ["Slice", "n", *head]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rules:
         cells = [md(r["metric"]), num(r["baseline"]), num(r["candidate"]),
@@ -65,7 +67,7 @@ def _rule_table(rules: list[dict[str, Any]], with_slice: bool = False) -> list[s
                  _outcome_text(r)]
         if with_slice:
             cells = [md(r["slice"] if r["slice"] is not None else "—"),
-                     str(r["n"]) if r["n"] is not None else "—"] + cells
+                     str(r["n"]) if r["n"] is not None else "—", *cells]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -98,17 +100,17 @@ def to_markdown(report: dict[str, Any]) -> str:
     for section, title in (("primary", "Primary metric"), ("metrics", "Metrics")):
         chosen = [r for r in rules if r["section"] == section]
         if chosen:
-            lines += [f"### {title}", ""] + _rule_table(chosen) + [""]
+            lines += [f"### {title}", "", *_rule_table(chosen), ""]
     if report["slices"]:
         s = report["slices"]
         lines += [f"### Slices by {md(s['column'])} (min {s['min_slice_size']} examples)", ""]
-        lines += _rule_table([r for r in rules if r["section"] == "slices"], True) + [""]
+        lines += [*_rule_table([r for r in rules if r["section"] == "slices"], True), ""]
     if report["fairness"]:
         f = report["fairness"]
         summary = (f"Largest difference {num(f['difference'])}, min/max ratio "
                    f"{num(f['ratio'])}, {f['missing']} example(s) without a group.")
         lines += [f"### Fairness: {md(f['metric'])} across {md(f['column'])}", "", summary, ""]
-        lines += _rule_table([r for r in rules if r["section"] == "fairness"]) + [""]
+        lines += [*_rule_table([r for r in rules if r["section"] == "fairness"]), ""]
         lines += ["| Group | n | Gated | Candidate | Baseline |", "|---|---|---|---|---|"]
         for g in f["groups"]:
             base = None if g["baseline"] is None else g["baseline"].get(f["metric"])

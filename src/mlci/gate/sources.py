@@ -225,12 +225,12 @@ class _Registry:
         with bounded_retries():
             try:
                 return fn(*args)
-            except Exception as error:  # noqa: BLE001 - classified below
+            except Exception as error:
                 if self._not_found(error) or self._invalid(error):
                     raise
                 raise self._service_error(what, error) from None
 
-    # -- resolution ---------------------------------------------------------------------------------
+    # -- resolution -------------------------------------------------------------------------
     def resolve(self, parsed: ParsedRef) -> MetricSource:
         if parsed.kind == "run":
             assert parsed.run_id is not None
@@ -240,7 +240,7 @@ class _Registry:
         version = self._model_version(parsed)
         run_id = getattr(version, "run_id", None) or None
         model_id = getattr(version, "model_id", None) or None
-        metrics: dict[str, object] = {}
+        metrics = {}
         if run_id:
             metrics.update(self._run_metrics(run_id, parsed.ref))
         if model_id:

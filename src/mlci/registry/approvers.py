@@ -68,7 +68,7 @@ def _approved(history: object) -> list[str]:
         login = user.get("login") if isinstance(user, dict) else None
         if not isinstance(login, str) or not login:
             continue
-        names = [e.get("name") for e in review.get("environments") or []
+        names = [str(e["name"]) for e in review.get("environments") or []
                  if isinstance(e, dict) and isinstance(e.get("name"), str)]
         entry = f"{login} ({', '.join(names)})" if names else login
         if entry not in out:

@@ -87,7 +87,7 @@ def classify(error: BaseException) -> str:
         code = str(getattr(error, "error_code", "") or "")
         message = str(getattr(error, "message", error))
         try:
-            status = int(error.get_http_status_code())
+            status = int(error.get_http_status_code())  # type: ignore[no-untyped-call]
         except Exception:  # noqa: BLE001 - a foreign subclass
             status = 500
         if code == "RESOURCE_DOES_NOT_EXIST" or status == 404:
@@ -148,7 +148,7 @@ class RetryPolicy:
             self.attempts_made += 1
             try:
                 return fn()
-            except Exception as error:  # noqa: BLE001 - classified below
+            except Exception as error:
                 kind = classify(error)
                 if kind == "not-found":
                     raise NotFound(_message(error)) from error
@@ -196,7 +196,7 @@ class Registry:
             self.where = strip_credentials(tracking_uri)
             try:
                 client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-            except Exception as error:  # MLflow raises its own types for unusable stores
+            except Exception as error:  # noqa: BLE001 - MLflow raises its own types for unusable stores
                 raise ConfigError(f"cannot use tracking URI {self.where}: {error}",
                                   key="registry.tracking_uri") from None
         self.client = client

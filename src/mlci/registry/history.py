@@ -67,9 +67,9 @@ def render_table(data: dict[str, Any]) -> str:
     lines = [f"# {data['model']}: " + (", ".join(f"{a} -> {v or 'unset'}"
                                                 for a, v in data["aliases"].items())
                                       or "no alias moves recorded")]
-    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
+    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)).rstrip())
     for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
     if not rows:
         lines.append("(no events)")
     if data.get("next_page_token"):

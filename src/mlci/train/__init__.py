@@ -13,11 +13,8 @@ Importing this package is cheap: no MLflow or boto3 until a run needs them.
 
 from __future__ import annotations
 
-# Run tags (the promote stage copies the mlci.* tags to the model version).
-TAG_PREFIX = "mlci."
 LINEAGE_ARTIFACT = "mlci/lineage.json"
 MANIFEST_ARTIFACT = "mlci/data-manifest.json"
-LOG_ARTIFACT = "mlci/train.log"
 MODEL_ARTIFACT = "model"
 
 # Where the contract puts things inside the container (DESIGN.md).

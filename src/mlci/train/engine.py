@@ -15,6 +15,7 @@ not show in `ps`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -231,7 +232,8 @@ class Engine:
         return Image(ref=tag, id=image_id, digest=image_id, digest_kind="image-id")
 
     def exists(self, ref: str) -> bool:
-        return self._run(["image", "inspect", "--format", "{{.Id}}", ref], timeout=60).returncode == 0
+        result = self._run(["image", "inspect", "--format", "{{.Id}}", ref], timeout=60)
+        return result.returncode == 0
 
     def pull(self, ref: str) -> None:
         proc = self._run(["pull", ref], timeout=3600)
@@ -306,10 +308,8 @@ class LocalEngine(Engine):
         env = {**os.environ, **_gpu_env(spec.gpus), **spec.env}
 
         def kill(proc: subprocess.Popen[bytes]) -> None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
         return _supervise(argv, env, spec.timeout, log, sink, kill=kill, cwd=spec.workdir,
                           new_session=True)

@@ -172,12 +172,6 @@ def read_outputs(directory: Path) -> Outputs:
     return Outputs(directory, metrics, params, digest_tree(directory))
 
 
-def log_outputs(tracker: Any, run_id: str, outputs: Outputs) -> None:
-    """Log metrics, params and every output file into the run (a `tracking.Tracker`)."""
-    tracker.log_batch(run_id, metrics=outputs.metrics, params=outputs.params)
-    log_files(tracker, run_id, outputs.directory)
-
-
 def uploads(directory: Path) -> list[tuple[Path, str | None]]:
     """(local path, artifact dir) for every entry of the output directory."""
     out: list[tuple[Path, str | None]] = []
@@ -187,19 +181,3 @@ def uploads(directory: Path) -> list[tuple[Path, str | None]]:
         elif entry.is_file():
             out.append((entry, artifact_path(entry.name).rpartition("/")[0] or None))
     return out
-
-
-def log_files(tracker: Any, run_id: str, directory: Path) -> None:
-    for entry in sorted(directory.iterdir()):
-        relative = entry.name
-        if entry.is_dir():
-            tracker.log_dir(run_id, entry, artifact_path(relative))
-        elif entry.is_file():
-            target = artifact_path(relative).rpartition("/")[0] or None
-            tracker.log_file(run_id, entry, target)
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)

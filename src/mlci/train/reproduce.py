@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.errors import InputError, MlciError, ServiceError
+from mlci.tracking import strip_credentials
 from mlci.train import LINEAGE_ARTIFACT, lineage
 from mlci.train.runner import (
     Settings,
@@ -35,7 +36,6 @@ from mlci.train.runner import (
     snapshot_data,
     train,
 )
-from mlci.tracking import strip_credentials
 
 _TOLERANCE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
 
@@ -141,7 +141,7 @@ class ReproduceResult:
 def load_recorded(client: Any, uri: str, run_id: str) -> tuple[Any, dict[str, Any]]:
     try:
         run = client.get_run(run_id)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - classified below
         text = str(error)
         if "RESOURCE_DOES_NOT_EXIST" in text or "not found" in text.lower():
             raise InputError(f"no MLflow run {run_id!r} at {strip_credentials(uri)}",
@@ -151,7 +151,7 @@ def load_recorded(client: Any, uri: str, run_id: str) -> tuple[Any, dict[str, An
     with tempfile.TemporaryDirectory(prefix="mlci-reproduce-") as tmp:
         try:
             path = client.download_artifacts(run_id, LINEAGE_ARTIFACT, tmp)
-        except Exception:
+        except Exception:  # noqa: BLE001 - no such artifact
             raise InputError(f"run {run_id} has no {LINEAGE_ARTIFACT}: it was not recorded by "
                              "mlci train, so there is nothing to reproduce", key="RUN_ID") from None
         text = Path(path).read_text(encoding="utf-8")
@@ -262,7 +262,7 @@ def reproduce(run_id: str, *, tracking_uri: str, base_dir: Path, tolerance: Tole
 def _experiment_name(client: Any, experiment_id: str) -> str | None:
     try:
         return str(client.get_experiment(experiment_id).name)
-    except Exception:
+    except Exception:  # noqa: BLE001 - optional, for the message
         return None
 
 

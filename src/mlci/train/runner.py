@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
 import secrets
@@ -23,7 +23,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,7 +46,8 @@ DEFAULT_EXPERIMENT = "mlci"
 RESERVED_ENV = frozenset({"MLCI_DATA_DIR", "MLCI_OUTPUT_DIR", "MLCI_SEED", "MLCI_DATA_FINGERPRINT",
                           "MLCI_GIT_COMMIT", "MLFLOW_RUN_ID"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]")
+# Addresses that mean "this host" (compared, never bound).
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]")  # noqa: S104
 
 
 class TrainFailed(CheckFailed):
@@ -320,7 +321,7 @@ def create_run(client: Any, uri: str, experiment: str, tags: Mapping[str, str],
     return experiment_id, client.create_run(experiment_id, tags, run_name)
 
 
-def train(settings: Settings, *, log_sink: Callable[[str], None] | None = None) -> TrainResult:
+def train(settings: Settings) -> TrainResult:
     """Run training once. Raises InputError/ServiceError (exit 2) before a run exists, and
     TrainFailed (exit 1) after marking the run FAILED; returns the finished run otherwise."""
     from mlci import ci
@@ -538,7 +539,7 @@ def _finish(client: Any, settings: Settings, run_id: str, status: str, message: 
         shutil.copyfile(run_log, meta / "train.log")
         if build_log.exists():
             shutil.copyfile(build_log, meta / "build.log")
-        uploads = [(meta, "mlci")]
+        uploads: list[tuple[Path, str | None]] = [(meta, "mlci")]
         if outputs is not None:
             uploads += outputs_mod.uploads(outputs.directory)
         upload_all(client, run_id, uploads)
@@ -549,10 +550,8 @@ def _finish(client: Any, settings: Settings, run_id: str, status: str, message: 
                          params=outputs.params if outputs else None, tags=tags)
         client.terminate(run_id, status)
     except BaseException as error:
-        try:
+        with contextlib.suppress(Exception):  # the first error is the one to report
             client.terminate(run_id, "FAILED")
-        except Exception:  # noqa: S110 - the first error is the one to report
-            pass
         if isinstance(error, MlciError) or not isinstance(error, Exception):
             raise
         raise _service(f"logging run {run_id}", settings.tracking_uri, error) from None
@@ -598,6 +597,3 @@ def summary_markdown(result: TrainResult) -> str:
     return ("### mlci train\n\n| | |\n|---|---|\n" + "\n".join(rows) +
             "\n\n| metric | value |\n|---|---|\n" + metrics + "\n")
 
-
-def lineage_json(result: TrainResult) -> str:
-    return json.dumps(result.statement, indent=2)

@@ -33,6 +33,7 @@ from typing import Any
 
 from mlci import __version__
 from mlci.errors import InputError, MlciError, ServiceError
+from mlci.tracking import strip_credentials
 from mlci.train import MANIFEST_ARTIFACT, MODEL_ARTIFACT, lineage
 from mlci.train.engine import Image
 from mlci.train.runner import (
@@ -45,7 +46,6 @@ from mlci.train.runner import (
     create_run,
     now_iso,
 )
-from mlci.tracking import strip_credentials
 
 DEFAULT_INSTANCE = "ml.m5.large"
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -290,7 +290,7 @@ def _wait(sm: Any, name: str, timeout: float | None, poll: float, log: Path) -> 
         if deadline is not None and time.monotonic() > deadline:
             try:
                 sm.stop_training_job(TrainingJobName=name)
-            except Exception as error:  # still report the timeout
+            except Exception as error:  # noqa: BLE001 - still report the timeout
                 raise ServiceError(f"SageMaker job {name} timed out and could not be "
                                    f"stopped: {error}") from None
             job = dict(job, TrainingJobStatus="Stopped", _mlci_timed_out=True,
