@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from mlci.errors import ServiceError
+from mlci.errors import InputError, ServiceError
 from mlci.registry.client import Conflict, NotFound, Registry
 
 P = "mlci."
@@ -69,6 +69,35 @@ TERMINAL = frozenset({"moved", "aborted", "lost", "interrupted", "recorded"})
 NONE = "none"                   # how "no version" is written in a tag
 MAX_TAG = 5000
 MAX_WALK = 100_000
+
+
+# Characters a registered model name may not have: MLflow refuses '/' and ':'; quotes and
+# backslashes would have to survive MLflow's search-filter syntax; '@' separates NAME@ALIAS in
+# models:/ references (and in the audit chain's root experiment name).
+_BAD_NAME_CHARS = frozenset("/:'\"`\\@")
+
+
+def check_model_name(model: str) -> str:
+    """`model`, if mlci can register and audit it; else an `InputError` (exit 2), raised before
+    anything is created in the registry."""
+    bad = sorted({c for c in model if c in _BAD_NAME_CHARS or not c.isprintable()})
+    if not model.strip() or model != model.strip() or bad or len(model) > 250:
+        why = (f"it contains {', '.join(repr(c) for c in bad)}" if bad else
+               "it is empty or starts or ends with a space" if len(model) <= 250 else
+               "it is longer than 250 characters")
+        raise InputError(f"registered model name {model!r} cannot be used: {why}. Use "
+                         "letters, digits, spaces, '.', '_' or '-'", key="--model")
+    return model
+
+
+def literal(value: str) -> str:
+    """`value` as a quoted string of an MLflow search filter. MLflow's filter parser has no
+    escape for a quote inside a string, so a value containing both quote kinds is refused."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise InputError(f"cannot search the registry for {value!r}: it contains both quote kinds")
 
 
 def events_experiment(model: str) -> str:
@@ -244,7 +273,7 @@ class AuditLog:
         if exp is not None:
             runs = self.registry.call(
                 "search_runs", [exp],
-                filter_string=f"tags.`{P}alias` = '{alias}' and tags.`{P}linked` = 'true'",
+                filter_string=f"tags.`{P}alias` = {literal(alias)} and tags.`{P}linked` = 'true'",
                 max_results=1, order_by=["attributes.start_time DESC"])
             if runs:
                 node = Event.from_run(runs[0])
@@ -355,13 +384,22 @@ class AuditLog:
 
     def last_move_to(self, alias: str, version: str, kind: str = "promote") -> Event | None:
         """The newest completed `kind` event that moved `alias` to `version`."""
+        return self._newest(f"tags.`{P}alias` = {literal(alias)} and tags.`{P}to_version` = "
+                            f"{literal(version)} and tags.`{P}state` = 'moved' and "
+                            f"tags.`{P}event` = {literal(kind)}")
+
+    def decided_move_to(self, alias: str, version: str | None) -> Event | None:
+        """The newest event of the chain that decided to move `alias` to `version`: one whose
+        alias write may still land late (`mlci.registry.moves`). None for an unset alias."""
+        if version is None:
+            return None
+        return self._newest(f"tags.`{P}alias` = {literal(alias)} and tags.`{P}to_version` = "
+                            f"{literal(version)} and params.`{DECISION}` = 'move'")
+
+    def _newest(self, filter_string: str) -> Event | None:
         exp = self.experiment_id(create=False)
         if exp is None:
             return None
-        runs = self.registry.call(
-            "search_runs", [exp],
-            filter_string=(f"tags.`{P}alias` = '{alias}' and tags.`{P}to_version` = "
-                           f"'{version}' and tags.`{P}state` = 'moved' and "
-                           f"tags.`{P}event` = '{kind}'"),
-            max_results=1, order_by=["attributes.start_time DESC"])
+        runs = self.registry.call("search_runs", [exp], filter_string=filter_string,
+                                  max_results=1, order_by=["attributes.start_time DESC"])
         return Event.from_run(runs[0]) if runs else None

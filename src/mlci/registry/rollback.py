@@ -7,26 +7,35 @@ v1), instead of toggling between the last two. A version that first became the h
 (nothing before it), or an alias set outside mlci, has no recorded previous holder: give
 ``--to``.
 
-The move itself is `mlci.registry.promote.transition` with the current version as the
+The move itself is `mlci.registry.moves.transition` with the current version as the
 expectation: the same intent/claim/decide/move/confirm protocol, so a rollback racing a
 promotion (or another rollback) either wins cleanly or exits 1 with nothing changed.
 """
 
 from __future__ import annotations
 
-
 from mlci.ci import Platform
 from mlci.errors import InputError
 from mlci.registry.audit import AuditLog, Event
-from mlci.registry.client import Registry
-from mlci.registry.promote import (
+from mlci.registry.client import NotFound, Registry
+from mlci.registry.moves import (
     MoveResult,
     common_fields,
+    current_version,
     lease_from_env,
     me_of,
     settle,
     transition,
 )
+
+
+def _require_model(registry: Registry, model: str) -> None:
+    """A missing model is the --model flag's fault, not --alias's."""
+    try:
+        registry.call("get_registered_model", model)
+    except NotFound:
+        raise InputError(f"registered model {model!r} does not exist at {registry.where}",
+                         key="--model") from None
 
 
 def rollback(registry: Registry, *, model: str, alias: str, to: str | None = None,
@@ -42,15 +51,17 @@ def rollback(registry: Registry, *, model: str, alias: str, to: str | None = Non
         return registry.alias_version(model, alias) in (event.from_version, event.to_version)
 
     # Finish or close an interrupted move first, so "current" below is the settled truth.
-    _, repaired, resumed = settle(registry, log, alias, me=me, lease=lease_from_env(),
-                                  same=same)
+    head, repaired, resumed = settle(registry, log, alias, me=me, lease=lease_from_env(),
+                                     same=same, warn=platform.warning)
     if resumed is not None:
         return MoveResult(model, alias, "rollback", resumed.to_version or "",
                           resumed.from_version, moved=True, event_id=resumed.run_id,
                           resumed=True, repaired=repaired,
                           note="finished an interrupted run of this same rollback")
-    current = registry.alias_version(model, alias)
+    # "Previous holder" is judged from the alias as the trail says it is (a delayed write undone).
+    current, restored = current_version(registry, log, alias, head, me=me, warn=platform.warning)
     if current is None:
+        _require_model(registry, model)
         raise InputError(f"{model}@{alias} is not set: there is nothing to roll back",
                          key="--alias")
     if to is not None:
@@ -76,6 +87,7 @@ def rollback(registry: Registry, *, model: str, alias: str, to: str | None = Non
     fields = dict(common_fields(platform))
     fields.update({"reason": reason or "(no reason given)", "rolled_back_version": current})
     result = transition(registry, log, alias=alias, kind="rollback", target=target,
-                        expected=current, fields=fields, me=me)
+                        expected=current, fields=fields, me=me, warn=platform.warning)
     result.repaired = repaired + result.repaired
+    result.restored = restored + result.restored
     return result

@@ -62,7 +62,7 @@ def verdict(tmp_path: Path, value: str) -> object:
 
 def test_policy(tmp_path: Path) -> None:
     # alice runs the promotion; bob is who approved it (the reviewer, on GitHub)
-    ok = dict(approved=False, override=False, reason=None, actor="alice", approver="bob")
+    ok = {"approved": False, "override": False, "reason": None, "actor": "alice", "approver": "bob"}
     assert _policy(verdict(tmp_path, "promote"), **ok) == ("promote", "gate")
     assert _policy(verdict(tmp_path, "promote"), **{**ok, "approved": True}) \
         == ("promote", "gate, bob")
@@ -77,8 +77,10 @@ def test_policy(tmp_path: Path) -> None:
         _policy(verdict(tmp_path, "reject"), **{**ok, "override": True})
     assert _policy(verdict(tmp_path, "reject"), **{**ok, "override": True, "reason": "hotfix"}) \
         == ("reject", "alice (override)")
-    with pytest.raises(ApprovalRequired, match="no --gate-report"):
+    # No gate report and no --approved: a missing flag (exit 2), not a gate's review (exit 3).
+    with pytest.raises(InputError, match="no gate report") as manual:
         _policy(None, **ok)
+    assert manual.value.exit_code == 2 and manual.value.key == "--approved"
     assert _policy(None, **{**ok, "approved": True}) == ("none", "bob")
     # an override is the actor's own doing, whoever approved
     assert _policy(verdict(tmp_path, "review"), **{**ok, "override": True, "reason": "x"}) \
