@@ -1,0 +1,98 @@
+"""The `local` target end to end: real model versions on a real `mlflow server`, each served by
+`mlflow models serve`, Debian's nginx in front, driven as `canary step` drives it (a new
+target object per tick, finding the servers again from the saved state)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlci.canary.interfaces import CANARY, STABLE, ModelRef
+from mlci.canary.sources.nginx_log import NginxLogSource
+from mlci.canary.targets.config import LocalTarget as LocalConfig
+from mlci.canary.targets.local import LocalTarget
+from mlci.canary.targets.processes import alive
+from tests.canary_support import register_pyfunc, send, wait_for_lines
+from tests.registry_support import unique
+from tests.services import MlflowServer, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[LocalConfig]:
+    config = LocalConfig(workdir=str(tmp_path / "serve"), listen=f"127.0.0.1:{free_port()}",
+                         startup_timeout=240)
+    yield config
+    LocalTarget(config, base_dir=tmp_path, tracking_uri=None).stop_all()
+
+
+def answers(listen: str, count: int) -> Counter[tuple[str | None, str]]:
+    replies = send(f"http://{listen}/invocations", count)
+    assert all(reply.status == 200 for reply in replies), replies
+    return Counter((reply.variant, json.loads(reply.body)["predictions"][0]) for reply in replies)
+
+
+def test_serves_both_versions_resumes_and_promotes(
+        mlflow_server: MlflowServer, settings: LocalConfig, tmp_path: Path) -> None:
+    model = unique("local-target")
+    versions = [register_pyfunc(mlflow_server.url, model, answer=n) for n in (1, 2, 3)]
+    refs = [ModelRef(model, v, f"models:/{model}/{v}") for v in versions]
+
+    target = LocalTarget(settings, base_dir=tmp_path, tracking_uri=mlflow_server.url)
+    saved = target.prepare(refs[0], refs[1], {})
+    assert answers(settings.listen, 10) == Counter({(STABLE, 1): 10})
+    target.set_weight(50)
+    assert set(answers(settings.listen, 40)) == {(STABLE, 1), (CANARY, 2)}
+
+    # the next tick is another process: it finds both servers and the split as they were
+    again = LocalTarget(settings, base_dir=tmp_path, tracking_uri=mlflow_server.url)
+    resumed = again.prepare(refs[0], refs[1], json.loads(json.dumps(saved)))
+    assert resumed["servers"] == saved["servers"]
+    assert again.health() is None
+    assert set(answers(settings.listen, 40)) == {(STABLE, 1), (CANARY, 2)}
+    wait_for_lines(Path(saved["access_log"]), 90)
+    window, _ = NginxLogSource(Path(saved["access_log"])).read({}, 0, 2e9)
+    assert window.stable.requests + window.canary.requests == 90
+    assert window.canary.errors == window.stable.errors == 0
+
+    again.finish("promoted")
+    old_stable = saved["servers"]["stable"]
+    assert not alive(old_stable["pid"], "models")
+    assert answers(settings.listen, 10) == Counter({(STABLE, 2): 10})
+    again.finish("promoted")                            # idempotent
+    assert answers(settings.listen, 5) == Counter({(STABLE, 2): 5})
+
+    # the next rollout reuses the server the promotion left serving
+    following = LocalTarget(settings, base_dir=tmp_path, tracking_uri=mlflow_server.url)
+    nxt = following.prepare(refs[1], refs[2], {})
+    assert nxt["servers"]["stable"]["pid"] == saved["servers"]["canary"]["pid"]
+    following.set_weight(100)
+    assert answers(settings.listen, 5) == Counter({(CANARY, 3): 5})
+    following.finish("rolled-back")
+    assert answers(settings.listen, 5) == Counter({(STABLE, 2): 5})
+    assert not alive(nxt["servers"]["canary"]["pid"], "models")
+
+
+def test_a_canary_that_fails_predict_answers_400_and_is_counted(
+        mlflow_server: MlflowServer, settings: LocalConfig, tmp_path: Path) -> None:
+    model = unique("local-fault")
+    good = register_pyfunc(mlflow_server.url, model, answer=1)
+    bad = register_pyfunc(mlflow_server.url, model, answer=2, fail_at=0)
+    target = LocalTarget(settings.model_copy(update={"on_finish": "stop"}), base_dir=tmp_path,
+                         tracking_uri=mlflow_server.url)
+    saved = target.prepare(ModelRef(model, good, f"models:/{model}/{good}"),
+                           ModelRef(model, bad, f"models:/{model}/{bad}"), {})
+    target.set_weight(50)
+    replies = send(f"http://{settings.listen}/invocations", 40)
+    statuses = Counter((reply.variant, reply.status) for reply in replies)
+    assert set(statuses) == {(STABLE, 200), (CANARY, 400)}
+    wait_for_lines(Path(saved["access_log"]), 40)
+    window, _ = NginxLogSource(Path(saved["access_log"])).read({}, 0, 2e9)
+    assert window.canary.errors == window.canary.requests == statuses[(CANARY, 400)]
+    target.finish("rolled-back")
+    assert target.health() is not None                 # on_finish: stop stopped everything
