@@ -1,31 +1,30 @@
 """The data contract read by `mlci validate-data` (YAML; unknown keys are errors).
 
+The full reference, with an example per rule, is docs/data-contract.md. In short:
+
 ```yaml
-format: csv                  # csv | parquet; default: from the data file's extension
 csv: {delimiter: ",", null_values: ["", NA, "null"]}
-rows: {min: 1000, max: 5000000}
-extra_columns: allow         # allow | forbid columns the contract does not list
+rows: {min: 1000}
+extra_columns: forbid
+unique: [[user_id, day]]                 # combinations of columns that must be unique
+compare: ["end >= start"]                # row-wise column comparisons
 columns:
-  age:     {type: integer, min: 0, max: 130, max_null_ratio: 0.01}
-  income:  {type: float, min: 0, nullable: false}
-  country: {type: category, allowed: [DE, FR, US]}
-  id:      {type: string, unique: true}
-  churned: {type: boolean}
-  signup:  {type: datetime, required: false}
-drift:
-  reference: data/reference.parquet   # relative to this file; --reference overrides
-  method: psi                # psi | ks | both
-  psi_max: 0.2
-  ks_statistic_max: 0.1      # and/or ks_pvalue_min: 0.01
-  bins: 10
-  columns: [age, income, country]     # default: every listed column of a numeric,
-                                       # boolean or category type, except unique ones
-                                       # (ids) and those with `drift: false`
+  age:     {type: integer, min: 0, max: 130, mostly: 0.999}
+  country: {type: category, allowed: [NO, SE, DK]}      # strings as written
+  email:   {type: string, pattern: "[^@]+@[^@]+", max_length: {value: 254, severity: warn}}
+  income:  {type: float, mean: {min: 1000, max: 9000}, quantiles: {0.99: {max: 1.0e6}}}
+  signup:  {type: datetime, min: 2015-01-01, max_age: 2d}
+drift: {reference: ref.parquet, method: auto, max_drifted_share: 0.3}
 ```
+
+A scalar rule may be written `{value: V, mostly: 0.99, severity: warn}`: `mostly` is the
+share of non-null values that must satisfy it, `severity: warn` reports without failing.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,8 +34,17 @@ from mlci.errors import InputError
 
 ColumnType = Literal["integer", "float", "number", "string", "boolean", "datetime",
                      "category"]
+Severity = Literal["block", "warn"]
 NUMERIC = ("integer", "float", "number")
 DEFAULT_NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+NUMERIC_METHODS = ("auto", "ks", "wasserstein", "psi", "both")
+CATEGORICAL_METHODS = ("auto", "chi2", "jensenshannon", "psi")
+# Rules that may be written {value: V, mostly: m, severity: s}.
+SCALAR_RULES = ("nullable", "max_null_ratio", "min", "max", "allowed", "unique", "pattern",
+                "min_length", "max_length", "max_age", "type")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_OPS = (">=", "<=", "!=", "==", ">", "<")
 
 
 class _Strict(BaseModel):
@@ -52,6 +60,40 @@ class Csv(_Strict):
 class Rows(_Strict):
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
+    severity: Severity = "block"
+
+
+class Range(_Strict):
+    min: float | None = None
+    max: float | None = None
+    severity: Severity | None = None
+
+
+class RuleOptions(_Strict):
+    mostly: float | None = Field(None, gt=0, le=1)
+    severity: Severity | None = None
+
+
+def to_datetime(value: Any) -> datetime:
+    """A bound or a cell as an aware UTC datetime (naive values are read as UTC)."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    else:
+        raise ValueError(f"expected a date or datetime, got {value!r}")
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else \
+        parsed.astimezone(timezone.utc)
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"duration {text!r}: expected a number and a unit s, m, h, d or w "
+                         "(e.g. 36h, 2d)")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
 
 
 class Column(_Strict):
@@ -59,29 +101,165 @@ class Column(_Strict):
     required: bool = True
     nullable: bool = True
     max_null_ratio: float | None = Field(None, ge=0, le=1)
-    min: float | None = None
-    max: float | None = None
-    allowed: list[Any] | None = None
+    min: Any = None
+    max: Any = None
+    allowed: list[str] | None = None
     unique: bool = False
-    drift: bool = True
+    pattern: str | None = None
+    min_length: int | None = Field(None, ge=0)
+    max_length: int | None = Field(None, ge=0)
+    mean: Range | None = None
+    std: Range | None = None
+    quantiles: dict[float, Range] | None = None
+    max_age: str | None = None
+    mostly: float = Field(1.0, gt=0, le=1)
+    severity: Severity = "block"
+    drift: bool | Literal["ks", "wasserstein", "psi", "both", "chi2", "jensenshannon"] = True
+    options: dict[str, RuleOptions] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        options: dict[str, Any] = {}
+        for rule in SCALAR_RULES:
+            value = data.get(rule)
+            if isinstance(value, dict) and "value" in value:
+                rest = dict(value)
+                data[rule] = rest.pop("value")
+                options[rule] = rest
+        if options:
+            data["options"] = options
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Column:
-        if (self.min is not None or self.max is not None) and self.type not in (*NUMERIC, None):
-            raise ValueError(f"min/max apply to numeric columns, not type {self.type}")
+        bounded = self.min is not None or self.max is not None
+        if bounded and self.type not in (*NUMERIC, "datetime", None):
+            raise ValueError(f"min/max apply to numeric or datetime columns, not {self.type}")
+        dated = self.type == "datetime" or (self.type is None and any(
+            isinstance(b, (str, date)) for b in (self.min, self.max)))
+        for key in ("min", "max"):
+            bound = getattr(self, key)
+            if bound is None:
+                continue
+            if dated:
+                try:
+                    setattr(self, key, to_datetime(bound))
+                except ValueError:
+                    raise ValueError(f"{key}: expected a date or datetime such as 2024-01-31 "
+                                     f"or 2024-01-31T12:00:00Z, got {bound!r}") from None
+            elif isinstance(bound, bool) or not isinstance(bound, (int, float)):
+                raise ValueError(f"{key}: expected a number, got {bound!r}")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is greater than max {self.max}")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r} is not a regular expression: "
+                                 f"{exc}") from None
+        if self.max_age is not None:
+            parse_duration(self.max_age)
+            if self.type not in ("datetime", None):
+                raise ValueError(f"max_age applies to datetime columns, not {self.type}")
+        if self.quantiles and any(not 0 <= q <= 1 for q in self.quantiles):
+            raise ValueError("quantiles: each key is a fraction between 0 and 1 (0.5: median)")
+        texty = ("min_length", "max_length", "pattern")
+        if self.type in (*NUMERIC, "boolean", "datetime") and any(
+                getattr(self, k) is not None for k in texty):
+            raise ValueError(f"pattern/min_length/max_length apply to string or category "
+                             f"columns, not {self.type}")
         return self
+
+    def rule(self, name: str) -> tuple[float, str]:
+        """(mostly, severity) of one of this column's rules."""
+        opts = self.options.get(name)
+        mostly = opts.mostly if opts and opts.mostly is not None else self.mostly
+        severity = opts.severity if opts and opts.severity else self.severity
+        return mostly, severity
+
+
+class Compare(_Strict):
+    left: str
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    right: str
+    mostly: float = Field(1.0, gt=0, le=1)
+    severity: Severity = "block"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        for op in _OPS:
+            left, sep, right = data.partition(f" {op} ")
+            if sep and left.strip() and right.strip():
+                return {"left": left.strip(), "op": op, "right": right.strip()}
+        raise ValueError(f"{data!r}: expected 'column_a OP column_b' with OP one of "
+                         f"{', '.join(_OPS)} surrounded by spaces")
+
+    def text(self) -> str:
+        return f"{self.left} {self.op} {self.right}"
 
 
 class Drift(_Strict):
     reference: str | None = None
-    method: Literal["psi", "ks", "both"] = "psi"
+    method: Literal["auto", "psi", "ks", "both"] | dict[
+        Literal["numeric", "categorical"], str] = "auto"
     psi_max: float = Field(0.2, gt=0)
-    ks_statistic_max: float | None = Field(0.1, gt=0, le=1)
+    ks_statistic_max: float | None = Field(None, gt=0, le=1)
     ks_pvalue_min: float | None = Field(None, gt=0, lt=1)
+    wasserstein_max: float = Field(0.1, gt=0)
+    chi2_pvalue_min: float = Field(0.05, gt=0, lt=1)
+    jensenshannon_max: float = Field(0.1, gt=0, le=1)
     bins: int = Field(10, ge=2, le=1000)
+    small_sample: int = Field(1000, ge=1)
+    max_drifted_share: float | None = Field(None, ge=0, le=1)
+    severity: Severity | None = None
     columns: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _methods(self) -> Drift:
+        if isinstance(self.method, dict):
+            for kind, allowed in (("numeric", NUMERIC_METHODS),
+                                  ("categorical", CATEGORICAL_METHODS)):
+                chosen = self.method.get(kind, "auto")  # type: ignore[call-overload]
+                if chosen not in allowed:
+                    raise ValueError(f"method.{kind}: {chosen!r} is not one of "
+                                     f"{', '.join(allowed)}")
+        return self
+
+    def methods(self, numeric: bool, reference_rows: int, override: str | bool) -> list[str]:
+        """The drift statistics for one column (`auto`: a test on small samples, a distance
+        on large ones, where a test would flag differences too small to matter)."""
+        if isinstance(override, str):
+            chosen = override
+        elif isinstance(self.method, dict):
+            chosen = self.method.get("numeric" if numeric else "categorical", "auto")
+        elif self.method in ("ks", "both"):
+            chosen = self.method if numeric else "psi"
+        else:
+            chosen = self.method
+        if chosen == "auto":
+            small = reference_rows <= self.small_sample
+            chosen = ("ks" if small else "wasserstein") if numeric else \
+                ("chi2" if small else "jensenshannon")
+        if chosen == "both":
+            return ["ks", "psi"] if numeric else ["psi"]
+        if not numeric and chosen in ("ks", "wasserstein"):
+            return ["psi"]
+        if numeric and chosen in ("chi2", "jensenshannon"):
+            return ["psi"]
+        return [chosen]
+
+    def column_severity(self) -> str:
+        if self.severity:
+            return self.severity
+        # With a share rule, one drifted column is news, not a failure.
+        return "warn" if self.max_drifted_share is not None else "block"
 
 
 class Contract(_Strict):
@@ -89,15 +267,24 @@ class Contract(_Strict):
     csv: Csv = Field(default_factory=Csv)
     rows: Rows = Field(default_factory=Rows)
     extra_columns: Literal["allow", "forbid"] = "allow"
+    unique: list[list[str]] = Field(default_factory=list)
+    compare: list[Compare] = Field(default_factory=list)
     columns: dict[str, Column] = Field(default_factory=dict)
     drift: Drift | None = None
 
     @model_validator(mode="after")
-    def _drift_columns_known(self) -> Contract:
+    def _known_columns(self) -> Contract:
+        named: list[tuple[str, list[str]]] = [("unique", [c for g in self.unique for c in g]),
+                                              ("compare", [n for c in self.compare
+                                                           for n in (c.left, c.right)])]
         if self.drift and self.drift.columns:
-            unknown = [c for c in self.drift.columns if c not in self.columns]
+            named.append(("drift.columns", self.drift.columns))
+        for key, names in named:
+            unknown = [c for c in names if c not in self.columns]
             if unknown:
-                raise ValueError(f"drift.columns lists {unknown}, which are not under columns")
+                raise ValueError(f"{key} lists {unknown}, which are not under columns")
+        if any(not group for group in self.unique):
+            raise ValueError("unique: each entry is a non-empty list of columns")
         return self
 
     def drift_columns(self) -> list[str]:
@@ -106,22 +293,36 @@ class Contract(_Strict):
         if self.drift.columns is not None:
             return list(self.drift.columns)
         return [name for name, col in self.columns.items()
-                if col.drift and not col.unique
-                and col.type in (*NUMERIC, "boolean", "category")]
+                if col.drift is not False and not col.unique
+                and col.type in (*NUMERIC, "boolean", "category", None)]
 
 
-def load_contract(path: Path) -> Contract:
+def _as_written(node: Any, in_sequence: bool = False) -> None:
+    """Plain scalars in lists and mapping keys stay strings as written: `[NO, SE]` is two
+    country codes, not a boolean and a string; `null_values: [null]` is the text "null"."""
     import yaml
 
-    shown = str(path)
+    if isinstance(node, yaml.ScalarNode):
+        if in_sequence and node.style is None:
+            node.tag = "tag:yaml.org,2002:str"
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _as_written(item, in_sequence=True)
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.style is None:
+                key.tag = "tag:yaml.org,2002:str"
+            _as_written(value)
+
+
+def parse_contract(text: str, shown: str) -> Contract:
+    import yaml
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("contract file not found", file=shown, key="--contract") from None
-    except OSError as exc:
-        raise InputError(f"cannot read contract: {exc.strerror}", file=shown) from None
-    try:
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _as_written(node)
+        data = yaml.SafeLoader(text).construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=shown,
@@ -132,7 +333,8 @@ def load_contract(path: Path) -> Contract:
         return Contract.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in first["loc"] if not str(p).startswith(
+            ("function-", "literal[", "dict["))) or "(top level)"
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "unknown key (not part of the contract schema; check its spelling)"
@@ -141,3 +343,14 @@ def load_contract(path: Path) -> Contract:
         more = len(exc.errors()) - 1
         raise InputError(message + (f" (and {more} more problem(s))" if more else ""),
                          file=shown, key=key) from None
+
+
+def load_contract(path: Path) -> Contract:
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("contract file not found", file=shown, key="--contract") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read contract: {exc}", file=shown) from None
+    return parse_contract(text, shown)

@@ -1,85 +1,144 @@
-"""Drift statistics: the population stability index and the two-sample Kolmogorov-Smirnov
-test, with numpy only (no scipy).
+"""Drift statistics between a reference sample and a current one, with numpy only.
 
-PSI = sum((cur - ref) * ln(cur / ref)) over bins: for a numeric column the bins are the
-reference's quantiles (outer bins open-ended), for a categorical one the categories. Empty
-bins get a proportion floor of 1e-4 so the index stays finite. Rules of thumb: < 0.1 stable,
-0.1-0.25 moderate shift, > 0.25 major shift.
+Numeric columns (values without nulls, as float arrays):
+- `ks_2samp`: the two-sample Kolmogorov-Smirnov statistic D and its two-sided p-value
+  (exact lattice-path count when both samples have at most 10,000 values, as scipy's
+  `method="auto"`; else the limiting Kolmogorov distribution at sqrt(nm/(n+m)) D).
+- `wasserstein`: the first Wasserstein distance (the area between the two empirical CDFs),
+  divided by the reference's standard deviation (at least 0.001) so one limit fits any unit.
+- `psi_numeric`: the population stability index over bins in which every heavy value (one
+  that holds at least 1/bins of either sample) is a bin of its own and the rest is cut at the
+  reference's quantiles; missing values are a bin of their own.
+
+Categorical columns (category -> count, missing values counted under `None`):
+- `chi2`: the chi-square test of homogeneity of the 2 x k table (no continuity correction).
+- `jensenshannon`: the Jensen-Shannon distance (natural log, as scipy; between 0 and 0.83).
+- `psi_categorical`.
+
+PSI = sum((cur - ref) ln(cur / ref)); an empty bin gets a proportion of 1e-4 and the
+proportions are renormalised to sum to 1. Rules of thumb: < 0.1 stable, 0.1-0.25 moderate,
+> 0.25 major.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from mlci.data.distributions import chi2_sf, kolmogorov_sf, ks_2samp_exact_sf
+
 FLOOR = 1e-4
+EXACT_MAX = 1_000_000  # n * m: above it the path counts leave the float range
+Counts = Mapping[Any, int]
 
 
-def psi_numeric(reference: Any, current: Any, bins: int = 10) -> float:
-    import numpy as np
-
-    ref = np.asarray(reference, dtype=float)
-    cur = np.asarray(current, dtype=float)
-    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
-    if ref.size == 0 or cur.size == 0:
-        return float("nan")
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
-    ref_counts = np.bincount(np.searchsorted(edges, ref, side="right"),
-                             minlength=edges.size + 1)
-    cur_counts = np.bincount(np.searchsorted(edges, cur, side="right"),
-                             minlength=edges.size + 1)
-    return _psi(ref_counts / ref.size, cur_counts / cur.size)
-
-
-def psi_categorical(reference: Sequence[Any], current: Sequence[Any]) -> float:
-    import numpy as np
-
-    ref = Counter(v for v in reference if v is not None)
-    cur = Counter(v for v in current if v is not None)
-    n_ref, n_cur = sum(ref.values()), sum(cur.values())
-    if not n_ref or not n_cur:
-        return float("nan")
-    keys = sorted(ref.keys() | cur.keys(), key=str)
-    return _psi(np.array([ref[k] / n_ref for k in keys]), np.array([cur[k] / n_cur for k in keys]))
-
-
-def _psi(p_ref: Any, p_cur: Any) -> float:
-    import numpy as np
-
-    p_ref = np.maximum(p_ref, FLOOR)
-    p_cur = np.maximum(p_cur, FLOOR)
-    return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
+def _clean(values: Any) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    clean: np.ndarray = arr[~np.isnan(arr)]
+    return clean
 
 
 def ks_2samp(reference: Any, current: Any) -> tuple[float, float]:
-    """(statistic, asymptotic two-sided p-value)."""
-    import numpy as np
-
-    a = np.sort(np.asarray(reference, dtype=float))
-    b = np.sort(np.asarray(current, dtype=float))
-    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    """(statistic, two-sided p-value); NaN for an empty sample."""
+    a, b = np.sort(_clean(reference)), np.sort(_clean(current))
     n, m = a.size, b.size
     if n == 0 or m == 0:
-        return float("nan"), float("nan")
+        return math.nan, math.nan
     values = np.concatenate([a, b])
     cdf_a = np.searchsorted(a, values, side="right") / n
     cdf_b = np.searchsorted(b, values, side="right") / m
     d = float(np.max(np.abs(cdf_a - cdf_b)))
-    en = math.sqrt(n * m / (n + m))
-    return d, kolmogorov_q((en + 0.12 + 0.11 / en) * d)
+    if n * m <= EXACT_MAX:
+        return d, ks_2samp_exact_sf(d, n, m)
+    return d, kolmogorov_sf(math.sqrt(n * m / (n + m)) * d)
 
 
-def kolmogorov_q(lam: float) -> float:
-    """Q_KS(lambda) = 2 sum_{j>=1} (-1)^(j-1) exp(-2 j^2 lambda^2) (Numerical Recipes)."""
-    if lam < 1e-3:
-        return 1.0
-    total, sign = 0.0, 1.0
-    for j in range(1, 101):
-        term = sign * math.exp(-2.0 * j * j * lam * lam)
-        total += term
-        if abs(term) < 1e-12:
-            break
-        sign = -sign
-    return max(0.0, min(1.0, 2.0 * total))
+def wasserstein(reference: Any, current: Any) -> float:
+    """W1(reference, current) / max(std(reference), 0.001); NaN for an empty sample."""
+    a, b = np.sort(_clean(reference)), np.sort(_clean(current))
+    if a.size == 0 or b.size == 0:
+        return math.nan
+    values = np.sort(np.concatenate([a, b]))
+    deltas = np.diff(values)
+    cdf_a = np.searchsorted(a, values[:-1], side="right") / a.size
+    cdf_b = np.searchsorted(b, values[:-1], side="right") / b.size
+    distance = float(np.sum(np.abs(cdf_a - cdf_b) * deltas))
+    return distance / max(float(np.std(a)), 1e-3)
+
+
+def _heavy(values: np.ndarray, share: float) -> np.ndarray:
+    if values.size == 0:
+        return values
+    uniq, counts = np.unique(values, return_counts=True)
+    return uniq[counts >= share * values.size]
+
+
+def psi_numeric(reference: Any, current: Any, bins: int = 10, ref_missing: int = 0,
+                cur_missing: int = 0) -> float:
+    ref, cur = _clean(reference), _clean(current)
+    if ref.size + ref_missing == 0 or cur.size + cur_missing == 0:
+        return math.nan
+    heavy = np.union1d(_heavy(ref, 1 / bins), _heavy(cur, 1 / bins))
+    ref_rest = ref[~np.isin(ref, heavy)]
+    edges = np.unique(np.quantile(ref_rest, np.linspace(0, 1, bins + 1))[1:-1]) \
+        if ref_rest.size else np.array([])
+
+    def counts(values: np.ndarray, missing: int) -> np.ndarray:
+        is_heavy = np.isin(values, heavy)
+        point = np.searchsorted(heavy, values[is_heavy])
+        interval = np.searchsorted(edges, values[~is_heavy], side="right")
+        return np.concatenate([np.bincount(point, minlength=heavy.size),
+                               np.bincount(interval, minlength=edges.size + 1), [missing]])
+
+    return _psi(counts(ref, ref_missing), counts(cur, cur_missing))
+
+
+def _table(reference: Counts, current: Counts) -> tuple[np.ndarray, np.ndarray]:
+    keys = sorted(reference.keys() | current.keys(), key=lambda k: (k is None, str(k)))
+    return (np.array([reference.get(k, 0) for k in keys], dtype=float),
+            np.array([current.get(k, 0) for k in keys], dtype=float))
+
+
+def psi_categorical(reference: Counts, current: Counts) -> float:
+    ref, cur = _table(reference, current)
+    if ref.sum() == 0 or cur.sum() == 0:
+        return math.nan
+    return _psi(ref, cur)
+
+
+def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    keep = (ref_counts > 0) | (cur_counts > 0)
+    p_ref = np.maximum(ref_counts[keep] / ref_counts.sum(), FLOOR)
+    p_cur = np.maximum(cur_counts[keep] / cur_counts.sum(), FLOOR)
+    p_ref, p_cur = p_ref / p_ref.sum(), p_cur / p_cur.sum()
+    return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
+
+
+def chi2(reference: Counts, current: Counts) -> tuple[float, float]:
+    """(statistic, p-value) of the test that both samples share one distribution."""
+    ref, cur = _table(reference, current)
+    if ref.sum() == 0 or cur.sum() == 0:
+        return math.nan, math.nan
+    keep = (ref + cur) > 0
+    observed = np.vstack([ref[keep], cur[keep]])
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
+    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    dof = observed.shape[1] - 1
+    return statistic, (chi2_sf(statistic, dof) if dof > 0 else 1.0)
+
+
+def jensenshannon(reference: Counts, current: Counts) -> float:
+    ref, cur = _table(reference, current)
+    if ref.sum() == 0 or cur.sum() == 0:
+        return math.nan
+    p, q = ref / ref.sum(), cur / cur.sum()
+    mid = (p + q) / 2
+
+    def kl(a: np.ndarray) -> float:
+        nz = a > 0
+        return float(np.sum(a[nz] * np.log(a[nz] / mid[nz])))
+
+    return math.sqrt(max(0.0, (kl(p) + kl(q)) / 2))
