@@ -2,7 +2,8 @@
 # Installs, when missing, the real programs the test suite drives, and prints their versions.
 # Idempotent: a second run installs nothing and only prints versions.
 #
-#   podman runc (+ what rootful podman uses here), debootstrap, nginx, rsync
+#   podman runc (+ what rootful podman uses here), debootstrap, nginx, rsync, chromium and
+#       cmark-gfm (+ fonts; the gate report rendered in a browser)
 #       from Debian, when absent (as root, or with passwordless sudo); plus the machine-wide containers.conf drop-in
 #       that DESIGN.md prescribes (crun and podman's default ulimits fail on these machines).
 #   gitlab-ci-local (npm), run by Node 22 from the npm package node-linux-<arch>@22 (the
@@ -29,6 +30,10 @@ log() { printf '[install-test-tools] %s\n' "$*" >&2; }
 # --- Debian packages ------------------------------------------------------------------------
 debian_packages=(podman runc uidmap slirp4netns fuse-overlayfs netavark aardvark-dns
                  containernetworking-plugins catatonit iptables debootstrap nginx rsync)
+# the gate report's picture, rendered as GitHub renders it and shown in a real browser
+debian_packages+=(chromium cmark-gfm fonts-dejavu-core fonts-noto-color-emoji)
+# the canary's Prometheus metric source is tested against a real Prometheus server
+debian_packages+=(prometheus)
 
 # root, or passwordless sudo (GitHub's runners), for apt-get and /etc
 as_root=()
@@ -109,10 +114,11 @@ echo "node22:           $(ver node22 --version)"
 echo "gitlab-ci-local:  $(ver gitlab-ci-local --version)"
 echo "act:              $(ver act --version)"
 echo "zizmor:           $(ver zizmor --version)"
-for prog in podman runc debootstrap nginx rsync; do
+for prog in podman runc debootstrap nginx rsync chromium cmark-gfm; do
     if command -v "$prog" >/dev/null 2>&1; then
         case "$prog" in
             nginx) v="$(ver nginx -v)" ;;
+            chromium) v="$(chromium --version 2>/dev/null | tail -n1 || true)" ;;  # its wrapper warns first
             debootstrap) v="$(dpkg-query -W -f='${Version}' debootstrap 2>/dev/null || echo present)" ;;
             *) v="$(ver "$prog" --version)" ;;
         esac

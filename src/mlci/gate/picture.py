@@ -111,8 +111,8 @@ class _Axis:
         hi = min(max([hi, *highs]), hi + reach)
         if hi - lo < reach:  # all zero: a symmetric axis
             lo, hi = lo - reach / 2, hi + reach / 2
-        pad = (hi - lo) * 0.04
-        self.lo, self.hi = lo - pad, hi + pad
+        pad = (hi - lo) * 0.04  # room for a mark beyond the last point, on sides that have one
+        self.lo, self.hi = (lo - pad if lo < 0 else lo), (hi + pad if hi > 0 else hi)
         self.zero = self.col(0.0)
 
     def col(self, value: float) -> int:
