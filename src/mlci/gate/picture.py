@@ -130,6 +130,17 @@ def _outside(row: Row) -> tuple[bool, bool]:
     return below, above
 
 
+def _off_zero(value: float, axis: _Axis) -> int:
+    """The value's column; a value that is not zero is never drawn on zero's column, so its
+    side of zero (better or worse) always shows."""
+    spot = axis.col(value)
+    if value > 0 and spot <= axis.zero:
+        spot = axis.zero + 1
+    elif value < 0 and spot >= axis.zero:
+        spot = axis.zero - 1
+    return min(max(spot, 0), PLOT - 1)
+
+
 def _plot(row: Row, axis: _Axis) -> str:
     cells = [" "] * PLOT
     if row.interval:
@@ -143,19 +154,15 @@ def _plot(row: Row, axis: _Axis) -> str:
     cells[axis.zero] = "|"  # the line of no change crosses whiskers, as in any forest plot
     for bound, mark in ((row.lower, "["), (row.upper, "]")):
         if bound is not None:
-            cells[axis.col(bound)] = mark
+            cells[_off_zero(bound, axis)] = mark
     if row.change is not None and math.isfinite(row.change):
-        spot = axis.col(row.change)
-        # a change is never drawn on zero, and a point outside the band never on its mark
-        if row.change > 0 and spot <= axis.zero:
-            spot = axis.zero + 1
-        elif row.change < 0 and spot >= axis.zero:
-            spot = axis.zero - 1
+        # a point outside the band is never drawn on its mark
+        spot = _off_zero(row.change, axis)
         below, above = _outside(row)
-        if below and row.lower is not None and spot >= axis.col(row.lower):
-            spot = axis.col(row.lower) - 1
-        if above and row.upper is not None and spot <= axis.col(row.upper):
-            spot = axis.col(row.upper) + 1
+        if below and row.lower is not None and spot >= _off_zero(row.lower, axis):
+            spot = _off_zero(row.lower, axis) - 1
+        if above and row.upper is not None and spot <= _off_zero(row.upper, axis):
+            spot = _off_zero(row.upper, axis) + 1
         cells[min(max(spot, 0), PLOT - 1)] = "X" if row.status in ("fail", "review") else "o"
     return "".join(cells)
 

@@ -269,3 +269,24 @@ def test_no_baseline_draws_no_change() -> None:
 def test_picture_comes_right_after_the_reasons(tmp_path: Path) -> None:
     text = R.to_markdown(promote_case(tmp_path))
     assert text.index("**Why:**") < text.index(picture.HEADING) < text.index("### Primary")
+
+
+def test_direction_is_normalised_and_bands_are_translated() -> None:
+    """mae rose (worse: left), rmse fell (better: right); a max on a greater-is-better metric
+    is an upper mark `]`; a min_improvement sits right of zero."""
+    spec = {"primary": {"metric": "auc", "min_improvement": "1%"},
+            "metrics": {"mae": {"max_regression": "10%"}, "rmse": {"max": 2.0},
+                        "acc": {"max": 0.95}}}
+    report = gate(spec, {"auc": 0.9, "mae": 1.2, "rmse": 0.8, "acc": 0.99},
+                  {"auc": 0.8, "mae": 1.0, "rmse": 1.0, "acc": 0.9})
+    (change,) = read(R.to_markdown(report))
+    rows = {d.label: d for d in change}
+    mae, rmse, acc, auc = rows["mae"], rows["rmse"], rows["acc"], rows["primary auc"]
+    assert mae.status == "FAIL" and mae.column("X") < mae.column("[") < mae.zero  # type: ignore[operator]
+    assert mae.value == pytest.approx(-0.2)
+    assert rmse.status == "pass" and rmse.column("[") < rmse.zero < rmse.column("o")  # type: ignore[operator]
+    assert rmse.value == pytest.approx(0.2)  # (1.0 - 0.8) / 1.0, to the right
+    assert acc.status == "FAIL" and acc.zero < acc.column("]") < acc.column("X")  # type: ignore[operator]
+    assert auc.zero < auc.column("[") < auc.column("o")  # type: ignore[operator]
+    assert "needs >= +1%" in auc.numbers
+    assert [d.label for d in change][:2] == ["mae", "acc"]  # failures first, report order
