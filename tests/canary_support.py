@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.registry_support import client
-from tests.services import free_port
+from tests.services import Service, free_port
 
 MODEL_CODE = '''
 import time
@@ -240,3 +240,70 @@ def wait_for_lines(log: Path, count: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"{log} has fewer than {count} lines after {timeout}s")
+
+
+# -- Prometheus and a small exporter ----------------------------------------------------------
+
+@dataclass
+class Exporter:
+    """/metrics in Prometheus' text format: per-variant request counters, a latency histogram
+    and a gauge, changed by the test between scrapes."""
+
+    requests: dict[tuple[str, str], int] = field(default_factory=dict)  # (variant, code)
+    latency_buckets: dict[str, dict[str, int]] = field(default_factory=dict)
+    gauges: dict[str, float] = field(default_factory=dict)   # variant -> conversion
+    port: int = field(default_factory=free_port)
+
+    def text(self) -> str:
+        lines = ["# TYPE model_requests_total counter"]
+        lines += [f'model_requests_total{{variant="{v}",code="{c}"}} {n}'
+                  for (v, c), n in sorted(self.requests.items())]
+        lines.append("# TYPE model_latency_seconds histogram")
+        for variant, buckets in sorted(self.latency_buckets.items()):
+            lines += [f'model_latency_seconds_bucket{{variant="{variant}",le="{le}"}} {n}'
+                      for le, n in buckets.items()]
+            lines.append(f'model_latency_seconds_count{{variant="{variant}"}} '
+                         f'{buckets["+Inf"]}')
+        lines.append("# TYPE model_conversion gauge")
+        lines += [f'model_conversion{{variant="{v}"}} {g}' for v, g in sorted(self.gauges.items())]
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> None:
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                body = exporter.text().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class PrometheusServer(Service):
+    """Debian's `prometheus`, scraping `target` (host:port) every second."""
+
+    target: str = ""
+    exporter: Exporter | None = None
+    health_path = "/-/ready"
+
+    def command(self) -> list[str]:
+        config = self.root / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                          "scrape_configs:\n  - job_name: model\n    static_configs:\n"
+                          f"      - targets: ['{self.target}']\n")
+        return ["prometheus", f"--config.file={config}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--storage.tsdb.path={self.root / 'data'}"]
