@@ -3,7 +3,8 @@
 Numeric columns (values without nulls, as float arrays):
 - `ks_2samp`: the two-sample Kolmogorov-Smirnov statistic D and its two-sided p-value
   (exact lattice-path count when both samples have at most 10,000 values, as scipy's
-  `method="auto"`; else the limiting Kolmogorov distribution at sqrt(nm/(n+m)) D).
+  `method="auto"`; else, and below p = 1e-6, the limiting Kolmogorov distribution at
+  sqrt(nm/(n+m)) D).
 - `wasserstein`: the first Wasserstein distance (the area between the two empirical CDFs),
   divided by the reference's standard deviation (at least 0.001) so one limit fits any unit.
 - `psi_numeric`: the population stability index over bins in which every heavy value (one
@@ -31,7 +32,8 @@ import numpy as np
 from mlci.data.distributions import chi2_sf, kolmogorov_sf, ks_2samp_exact_sf
 
 FLOOR = 1e-4
-EXACT_MAX = 1_000_000  # n * m: above it the path counts leave the float range
+EXACT_MAX = 10_000
+TAIL = 1e-6
 Counts = Mapping[Any, int]
 
 
@@ -51,9 +53,12 @@ def ks_2samp(reference: Any, current: Any) -> tuple[float, float]:
     cdf_a = np.searchsorted(a, values, side="right") / n
     cdf_b = np.searchsorted(b, values, side="right") / m
     d = float(np.max(np.abs(cdf_a - cdf_b)))
-    if n * m <= EXACT_MAX:
+    asymptotic = kolmogorov_sf(math.sqrt(n * m / (n + m)) * d)
+    # Far in the tail the exact count would cancel (1 - P(inside) with P ~ 1) and its
+    # path counts leave the float range; any limit is long passed there anyway.
+    if max(n, m) <= EXACT_MAX and asymptotic > TAIL:
         return d, ks_2samp_exact_sf(d, n, m)
-    return d, kolmogorov_sf(math.sqrt(n * m / (n + m)) * d)
+    return d, asymptotic
 
 
 def wasserstein(reference: Any, current: Any) -> float:

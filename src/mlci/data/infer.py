@@ -47,13 +47,15 @@ def _iso_of(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _text_column(data: ColumnData, rule: dict[str, Any]) -> None:
+def _text_column(data: ColumnData, rule: dict[str, Any], parsed: bool) -> None:
+    """`parsed`: CSV text, which may read as booleans or datetimes (a Parquet string
+    column is a string column)."""
     counts = np.bincount(data.valid(), minlength=len(data.categories))
     used = [c for c, n in zip(data.categories, counts, strict=True) if n]
-    if used and all(c.strip().lower() in BOOLS for c in used) and len(used) <= 2 and not \
-            all(c.strip().isdigit() for c in used):
+    flags = used and all(c.strip().lower() in BOOLS for c in used) and len(used) <= 2
+    if parsed and flags and not all(c.strip().isdigit() for c in used):
         rule["type"] = "boolean"
-    elif used and all(_is_datetime(c) for c in used):
+    elif parsed and used and all(_is_datetime(c) for c in used):
         moments = sorted(to_datetime(c) for c in used)
         rule.update(type="datetime", min=_iso_of(moments[0]), max=_iso_of(moments[-1]))
     elif len(used) <= MAX_CATEGORIES and len(used) * 20 <= data.valid().size:
@@ -71,6 +73,7 @@ def infer_contract(paths: list[Path], shown: list[str]) -> str:
     base = Contract()
     table = read_table(paths, base, every=True)
     names = list(table.names)
+    csv_only = all(source.fmt == "csv" for source in table.sources)
     columns: dict[str, dict[str, Any]] = {}
     integral: list[str] = []
     for name in names:
@@ -95,7 +98,7 @@ def infer_contract(paths: list[Path], shown: list[str]) -> str:
             if valid.size:
                 rule.update(min=_iso(int(valid.min())), max=_iso(int(valid.max())))
         else:
-            _text_column(data, rule)
+            _text_column(data, rule, csv_only)
         columns[name] = rule
     if integral:
         # Integer only where every value reads as one in this very snapshot (CSV "1.0" not).
