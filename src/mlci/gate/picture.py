@@ -37,6 +37,7 @@ __all__ = ["Panel", "Row", "markdown", "panels", "render"]
 
 PLOT = 41          # columns of the plot area
 LABEL_MAX = 28     # columns of the row label (longer labels are cut; the tables have them whole)
+NOTE_MAX = 80      # columns of a row's note (a rule message can quote a long name)
 MAX_ROWS = 30      # per panel: every failing/review row, then passes up to this many
 RANK = {"fail": 3, "review": 2, "pass": 1, "none": 0}
 STATUS = {"fail": "FAIL", "review": "REVIEW", "pass": "pass", "none": "-"}
@@ -169,7 +170,7 @@ def _plot(row: Row, axis: _Axis) -> str:
 
 def _numbers(row: Row, percent: bool) -> str:
     if row.change is None:
-        return safe(row.note)
+        return cell(row.note, NOTE_MAX).rstrip()
     text = _fmt(row.change, percent)
     if row.interval:
         text += f" [{_fmt(row.interval[0], percent)}, {_fmt(row.interval[1], percent)}]"
@@ -179,7 +180,7 @@ def _numbers(row: Row, percent: bool) -> str:
         text += f"  needs >= {_fmt(row.lower, percent)}"
     elif row.upper is not None:
         text += f"  needs <= {_fmt(row.upper, percent)}"
-    return text + (f"  ({safe(row.note)})" if row.note else "")
+    return text + (f"  ({cell(row.note, NOTE_MAX).rstrip()})" if row.note else "")
 
 
 def _panel(panel: Panel) -> list[str]:
@@ -204,7 +205,8 @@ def _panel(panel: Panel) -> list[str]:
     rule = ["-"] * PLOT
     for spot in (0, axis.zero, PLOT - 1):
         rule[spot] = "+"
-    lines = [safe(panel.title), "", indent + "".join(ticks).rstrip(), indent + "".join(rule)]
+    lines = [cell(panel.title, 120).rstrip(), "", indent + "".join(ticks).rstrip(),
+             indent + "".join(rule)]
     for r in shown_rows:
         label = cell(r.label, width)
         lines.append(f"{STATUS[r.status]:<6} {label} {_plot(r, axis)}  "

@@ -16,6 +16,7 @@ negated when lower is better. Statuses come from the rules' outcomes, never reco
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,8 +118,17 @@ def _row(label: str, rules: list[dict[str, Any]], cand: float | None, base: floa
     shown = None
     if interval is not None:
         a, b = norm(base + interval[0]), norm(base + interval[1])
-        shown = (min(a, b), max(a, b))
-    return Row(label, status, norm(cand), shown, lower, upper, flip)
+        shown = (min(a, b), max(a, b)) if _drawable(a) and _drawable(b) else None
+    change = norm(cand)
+    if not _drawable(change):  # a baseline so near 0 that the ratio is meaningless
+        return Row(label, status, None, note="baseline too near 0 for a relative change")
+    finite = [v if v is not None and _drawable(v) else None for v in (lower, upper)]
+    return Row(label, status, change, shown, finite[0], finite[1], flip)
+
+
+def _drawable(value: float) -> bool:
+    """Finite and small enough that axis arithmetic cannot overflow (1e15 = 1e17 %)."""
+    return math.isfinite(value) and abs(value) < 1e15
 
 
 def _change_rows(report: dict[str, Any]) -> list[Row]:
@@ -196,7 +206,7 @@ def _fairness_panel(report: dict[str, Any], f: dict[str, Any]) -> Panel:
         elif not g["gated"]:
             rows.append(Row(label, "none", None,
                             note=f"not gated: {g['n']} < {f['min_group_size']} examples"))
-        elif value is None or best is None:
+        elif value is None or best is None or not _drawable(value - best):
             rows.append(Row(label, failed, None, note=f"{name} undefined"))
         else:
             gap = (value - best) if gib else (best - value)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlci.gate import picture
 from mlci.gate import report as R
@@ -290,3 +292,26 @@ def test_direction_is_normalised_and_bands_are_translated() -> None:
     assert auc.zero < auc.column("[") < auc.column("o")  # type: ignore[operator]
     assert "needs >= +1%" in auc.numbers
     assert [d.label for d in change][:2] == ["mae", "acc"]  # failures first, report order
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=3, unique=True),
+       values=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=6,
+                               max_size=6))
+def test_any_name_keeps_the_block_closed_and_aligned(names: list[str],
+                                                     values: list[float]) -> None:
+    spec = {"metrics": {n: {"min": 0.0, "max_regression": "5%"} for n in names}}
+    cand = {n: values[i] for i, n in enumerate(names)}
+    base = {n: values[i + 3] for i, n in enumerate(names)}
+    lines = picture.markdown(gate(spec, cand, base))
+    fence = lines[2].removesuffix("text")
+    assert lines[-2] == fence and set(fence) == {"`"}
+    body = lines[3:-2]
+    assert all(fence not in line and "\n" not in line and "\r" not in line for line in body)
+    indent = next(len(m.group(1)) for m in map(re.compile(r"( +)\+[-+]+\+$").match, body) if m)
+    for line in body:
+        if re.match(r"(FAIL|REVIEW|pass|-) ", line):
+            cut = next(k for k in range(len(line) + 1)
+                       if sum(map(picture._width, line[:k])) >= indent)
+            assert sum(map(picture._width, line[:cut])) == indent, line
+            assert re.fullmatch(rf"[ |\-<>\[\]oX]{{{picture.PLOT}}}", line[cut:cut + picture.PLOT])
