@@ -41,9 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXIT_CODES
     parser.add_argument("--spec", metavar="FILE",
                         help="gate spec (default: the gate: key of mlci.yml)")
-    parser.add_argument("--candidate", metavar="REF", required=True,
+    parser.add_argument("--candidate", metavar="REF", default=None,
                         help="candidate metrics: a JSON file, runs:/<run-id> or "
-                        "models:/<name>@<alias>")
+                        "models:/<name>@<alias> (optional when --candidate-predictions gives "
+                        "every metric the spec names)")
     parser.add_argument("--baseline", metavar="REF", default=None,
                         help="baseline metrics (default: models:/<model>@<alias> from mlci.yml; "
                         "an alias that does not exist yet means a first model)")
@@ -110,9 +111,15 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     spec = _spec(args, config)
     tracking_uri = args.tracking_uri or (config.registry.tracking_uri if config else None)
-    source = load_metrics(args.candidate, tracking_uri=tracking_uri, role="candidate")
-    candidate = Side(source.ref, dict(source.metrics), source.model_version, source.run_id,
-                     args.candidate_predictions)
+    if not args.candidate and not args.candidate_predictions:
+        raise InputError("give --candidate REF (metrics) or --candidate-predictions FILE",
+                         key="candidate")
+    if args.candidate:
+        source = load_metrics(args.candidate, tracking_uri=tracking_uri, role="candidate")
+        candidate = Side(source.ref, dict(source.metrics), source.model_version, source.run_id,
+                         args.candidate_predictions)
+    else:  # every metric from the prediction files (the engine checks that they give all)
+        candidate = Side(None, {}, None, None, args.candidate_predictions)
     baseline: Side | None = None
     baseline_ref = args.baseline
     if not baseline_ref and config is not None and config.model:

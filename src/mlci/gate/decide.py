@@ -1,4 +1,4 @@
-"""Rules -> outcomes -> verdict, exactly as DESIGN.md "Gate semantics".
+"""Rules -> outcomes -> verdict, exactly as docs/gate.md describes them.
 
 Every rule yields one `Outcome` with its numbers, whatever happens, so every report can show
 why. Outcomes:
@@ -125,8 +125,11 @@ def metric_rules(name: str, rule: MetricRule | WorstSliceRule, candidate: Any, b
 
 def primary_rules(rule: PrimaryRule, candidate: Any, baseline: Any, *, greater_is_better: bool,
                   has_baseline: bool, significance: bool, computable: bool,
-                  interval: tuple[float, float] | None) -> list[Outcome]:
-    """The primary target, and (with significance) whether its interval excludes no change."""
+                  interval: tuple[float, float] | None,
+                  insufficient: str | None = None) -> list[Outcome]:
+    """The primary target, and (with significance) whether its interval excludes no change.
+
+    `insufficient` says why the paired evidence was too thin for an interval: review."""
     name = rule.metric
     cand, cand_problem = number(candidate)
     base, base_problem = number(baseline)
@@ -170,6 +173,9 @@ def primary_rules(rule: PrimaryRule, candidate: Any, baseline: Any, *, greater_i
     elif not computable:
         second = Outcome(sid, check="significance", outcome="skip", **common,
                          message=f"{name} is not computed from predictions: point estimate only")
+    elif interval is None and insufficient:
+        second = Outcome(sid, check="significance", outcome="review", **common,
+                         message=f"insufficient evidence for an interval: {insufficient}")
     elif interval is None:
         second = Outcome(sid, check="significance", outcome="review", **common,
                          message="no paired interval (paired predictions missing, or the "
@@ -185,7 +191,7 @@ def primary_rules(rule: PrimaryRule, candidate: Any, baseline: Any, *, greater_i
 
 def verdict(outcomes: list[Outcome], *, has_baseline: bool,
             on_missing_baseline: str) -> tuple[str, list[str]]:
-    """The verdict and its reasons (the outcomes that decided it), per DESIGN.md."""
+    """The verdict and its reasons (the outcomes that decided it), per docs/gate.md."""
     blocking = [o for o in outcomes if o.outcome == "fail" and o.severity == "block"]
     if blocking:
         return "reject", [f"{o.id}: {o.message}" for o in blocking]

@@ -47,6 +47,11 @@ class Side:
     predictions: str | None = None
 
 
+def _is_interval(found: Any) -> bool:
+    """A stats.Interval (not stats.Insufficient, not None); stats imports numpy, this not."""
+    return hasattr(found, "low")
+
+
 def _clean(value: Any) -> float | None:
     number_value, _ = number(value)
     return number_value
@@ -85,7 +90,7 @@ def _slice_intervals(cand: Any, base: Any, column: str, rows: list[Group], names
                     min_size: int, sig: Any) -> dict[tuple[str, str], tuple[float, float]]:
     """Paired intervals per gated slice, so a slice's regression shows its uncertainty."""
     from mlci.gate.predictions import subset
-    from mlci.gate.stats import paired_intervals
+    from mlci.gate.stats import Interval, paired_intervals
 
     codes, labels = cand.categories[column]
     index = {label: i for i, label in enumerate(labels)}
@@ -96,7 +101,7 @@ def _slice_intervals(cand: Any, base: Any, column: str, rows: list[Group], names
         mask = codes < 0 if row.missing else codes == index[row.value]
         found = paired_intervals(subset(cand, mask), subset(base, mask), names, sig)
         for name, interval in found.items():
-            if interval is not None:
+            if isinstance(interval, Interval):  # too thin (Insufficient) or undefined: none
                 out[(row.value, name)] = (interval.low, interval.high)
     return out
 
@@ -112,19 +117,15 @@ def _group_json(rows: list[Group], min_size: int, slices: bool) -> list[dict[str
 
 def run_gate(spec: GateSpec, candidate: Side, baseline: Side | None) -> dict[str, Any]:
     """Evaluate the spec; return the report dict (verdict, reasons, rules, metrics, ...)."""
+    from mlci.gate.checks import check_computable, check_inputs
+
+    check_inputs(spec, candidate, baseline)
     has_baseline = baseline is not None
     c_metrics = dict(candidate.metrics)
     b_metrics = dict(baseline.metrics) if baseline else {}
-    source = {name: "metrics" for name in c_metrics}
+    source = dict.fromkeys(c_metrics, "metrics")
     cand_pred = base_pred = None
     intervals: dict[str, Any] = {}
-    if baseline is not None and baseline.predictions and not candidate.predictions:
-        raise InputError("--baseline-predictions needs --candidate-predictions",
-                         key="candidate-predictions")
-    if (spec.slices or spec.fairness) and not candidate.predictions:
-        what = "slices" if spec.slices else "fairness"
-        raise InputError(f"the spec has {what}, which need per-example predictions: "
-                         "give --candidate-predictions", key=what)
     if candidate.predictions:
         from mlci.gate import metrics as M
         from mlci.gate.predictions import align, load_predictions
@@ -133,6 +134,7 @@ def run_gate(spec: GateSpec, candidate: Side, baseline: Side | None) -> dict[str
                              spec.fairness.column if spec.fairness else None) if c]
         cols = spec.predictions
         cand_pred = load_predictions(candidate.predictions, cols, extra)
+        check_computable(spec, cand_pred, M.applicable(cand_pred))
         for name, value in M.compute(cand_pred).items():
             c_metrics[name], source[name] = value, "predictions"
         if baseline is not None and baseline.predictions:
@@ -148,8 +150,11 @@ def run_gate(spec: GateSpec, candidate: Side, baseline: Side | None) -> dict[str
                 intervals = paired_intervals(cand_pred, base_pred, wanted, spec.significance)
 
     def interval(name: str) -> tuple[float, float] | None:
-        found = intervals.get(name)
-        return (found.low, found.high) if found else None
+        found: Any = intervals.get(name)
+        return (found.low, found.high) if _is_interval(found) else None
+
+    def insufficient(name: str) -> str | None:
+        return getattr(intervals.get(name), "reason", None)  # stats.Insufficient
 
     outcomes: list[Outcome] = []
     if spec.primary:
@@ -158,7 +163,7 @@ def run_gate(spec: GateSpec, candidate: Side, baseline: Side | None) -> dict[str
             spec.primary, c_metrics.get(name), b_metrics.get(name),
             greater_is_better=spec.greater_is_better(name), has_baseline=has_baseline,
             significance=spec.significance is not None, computable=name in COMPUTABLE,
-            interval=interval(name))
+            interval=interval(name), insufficient=insufficient(name))
     for name, rule in spec.metrics.items():
         outcomes += metric_rules(
             name, rule, c_metrics.get(name), b_metrics.get(name),
@@ -225,6 +230,7 @@ def _metric_rows(spec: GateSpec, cand: dict[str, Any], base: dict[str, Any], has
         change = c - b if c is not None and b is not None else None
         rel = change / abs(b) if change is not None and b else None
         found = intervals.get(name)
+        found = found if _is_interval(found) else None
         rows.append({
             "name": name, "greater_is_better": spec.greater_is_better(name),
             "candidate": c, "candidate_problem": c_problem,

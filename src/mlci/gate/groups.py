@@ -3,7 +3,8 @@
 Pure Python over numbers metrics.py computed. A slice or group below its minimum size is
 reported (`not_gated`), never silently dropped; a fairness group without a value in the
 sensitive column, or with an undefined metric, fails the rule: "we could not measure this
-group" must not read as "this group is fine".
+group" must not read as "this group is fine". Likewise a rule under which no slice (or
+fewer than two groups) reaches the minimum size gated nothing: it is `review`, with why.
 """
 
 from __future__ import annotations
@@ -49,8 +50,28 @@ def slice_rules(spec: GateSpec, slices: SliceSpec, rows: list[Group], *, has_bas
                 greater_is_better=spec.greater_is_better(name), has_baseline=has_baseline,
                 section="slices", prefix=prefix, slice=row.value, n=row.n,
                 interval=(intervals or {}).get((row.value, name)))
+    if not any(row.n >= slices.min_slice_size for row in rows):
+        out += _gated_nothing(slices, rows)
     if slices.worst is not None:
         out += worst_slice(spec, slices, rows, overall)
+    return out
+
+
+def _nothing_gated(slices: SliceSpec, rows: list[Group]) -> str:
+    largest = max((row.n for row in rows), default=0)
+    return (f"no slice of {slices.column!r} has >= {slices.min_slice_size} examples (the "
+            f"largest has {largest}): the rule gated nothing")
+
+
+def _gated_nothing(slices: SliceSpec, rows: list[Group]) -> list[Outcome]:
+    """One `review` per slice rule when every slice is below min_slice_size."""
+    out = []
+    for name, rule in slices.metrics.items():
+        for check in ("min", "max", "max_regression"):
+            if getattr(rule, check) is not None:
+                out.append(Outcome(f"slices.{slices.column}.{name}.{check}", "slices", name,
+                                   check, rule.severity, "review", _nothing_gated(slices, rows),
+                                   threshold=getattr(rule, check)))
     return out
 
 
@@ -72,8 +93,7 @@ def worst_slice(spec: GateSpec, slices: SliceSpec, rows: list[Group],
                        slice=worst.value if worst else None, n=worst.n if worst else None)
 
     if not gated:
-        return [outcome(c, v, "not_gated", f"no slice has >= {slices.min_slice_size} examples",
-                        None) for c, v in checks]
+        return [outcome(c, v, "review", _nothing_gated(slices, rows), None) for c, v in checks]
     undefined = [r for r in gated if number(r.candidate.get(name))[0] is None]
     if undefined:
         return [outcome(c, v, "fail", f"{name} is undefined on slice(s) "
@@ -130,10 +150,11 @@ def fairness_rules(fair: FairnessSpec, groups: list[Group], missing: int,
             result, msg = "fail", (f"{missing} example(s) have no value in {fair.column!r}: a "
                                    "missing group is never dropped")
         elif len(gated) != len(defined):
-            bad = [g.value for g, (v, _) in zip(gated, values) if v is None]
+            bad = [g.value for g, (v, _) in zip(gated, values, strict=False) if v is None]
             result, msg = "fail", f"{name} is undefined for group(s) {', '.join(map(repr, bad))}"
         elif len(gated) < 2:
-            result, msg = "not_gated", (f"fewer than 2 groups with >= {min_size} examples")
+            result, msg = "review", (f"fewer than 2 groups of {fair.column!r} have >= "
+                                     f"{min_size} examples: the rule compared nothing")
         elif check == "max_difference":
             assert measured is not None
             ok = _le(measured, limit)

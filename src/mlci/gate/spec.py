@@ -1,4 +1,4 @@
-"""The gate spec: which metrics gate a promotion, and how (DESIGN.md "Gate semantics").
+"""The gate spec: which metrics gate a promotion, and how (docs/gate.md).
 
 A pydantic model with `extra="forbid"` everywhere: a misspelt key is an error (exit 2),
 never a rule silently not applied. It imports nothing heavy, because mlci.yml's model embeds
@@ -66,7 +66,8 @@ def amount_parts(amount: float | str) -> tuple[float, bool]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # inf/nan are never thresholds: `min: inf` would compare through a tolerance of inf
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 Severity = Literal["block", "warn"]
@@ -170,9 +171,9 @@ class PredictionColumns(_Strict):
 
 
 class GateSpec(_Strict):
-    """A gate spec (DESIGN.md "Gate semantics")."""
+    """A gate spec (docs/gate.md)."""
 
-    model_config = ConfigDict(extra="forbid", title="mlci gate spec")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, title="mlci gate spec")
 
     primary: PrimaryRule | None = Field(None, description="the metric to improve, and by how much")
     metrics: dict[str, MetricRule] = Field(default_factory=dict, description="rules per metric")
@@ -185,6 +186,18 @@ class GateSpec(_Strict):
         "promote", description="verdict ceiling when there is no baseline yet (first model)")
     predictions: PredictionColumns = Field(
         default_factory=lambda: PredictionColumns.model_validate({}))
+
+    def checks_something(self) -> bool:
+        """Whether any rule can say no: a spec without one would promote anything."""
+        def limited(rule: MetricRule) -> bool:
+            return any(v is not None for v in (rule.min, rule.max, rule.max_regression))
+
+        worst = self.slices.worst if self.slices else None
+        return bool(
+            self.primary or self.fairness
+            or any(limited(r) for r in self.metrics.values())
+            or (self.slices and any(limited(r) for r in self.slices.metrics.values()))
+            or (worst and any(v is not None for v in (worst.min, worst.max, worst.max_gap))))
 
     def greater_is_better(self, metric: str) -> bool:
         rule = self.metrics.get(metric)
@@ -235,12 +248,41 @@ def spec_error(exc: ValidationError, *, file: str, prefix: str = "") -> InputErr
     return InputError(message, file=file, key=key)
 
 
+def _not_unicode(data: Any, path: str) -> tuple[str, str] | None:
+    """(key path, repr) of the first key or string that is not valid Unicode (a lone
+    surrogate, which YAML and JSON escapes can spell but no report can be written with)."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return path, ascii(data)
+        return None
+    items: list[tuple[Any, Any]] = list(data.items()) if isinstance(data, dict) else \
+        list(enumerate(data)) if isinstance(data, list) else []
+    for key, value in items:
+        where = f"{path}.{ascii(key) if isinstance(key, str) else key}".lstrip(".")
+        found = _not_unicode(key, where) if isinstance(key, str) else None
+        found = found or _not_unicode(value, where)
+        if found:
+            return found
+    return None
+
+
+def check_unicode(data: Any, *, file: str | None, prefix: str = "") -> None:
+    """An InputError naming the key when a name or text in `data` is not valid Unicode."""
+    found = _not_unicode(data, prefix.rstrip("."))
+    if found:
+        raise InputError(f"{found[1]} is not valid Unicode text (it holds a lone surrogate)",
+                         file=file, key=found[0] or None)
+
+
 def validate_gate_spec(data: Any, *, file: str, prefix: str = "") -> GateSpec:
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InputError(f"expected a mapping, got {type(data).__name__}", file=file,
                          key=prefix.rstrip(".") or None)
+    check_unicode(data, file=file, prefix=prefix)
     try:
         return GateSpec.model_validate(data)
     except ValidationError as exc:

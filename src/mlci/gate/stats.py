@@ -15,10 +15,17 @@ Why these methods:
 Each metric gets its own generator derived from (seed, metric), so an interval does not
 change when other metrics are added to the spec. An undefined resample (NaN) makes the
 interval unknown (None), which the decision treats as inconclusive, never as a pass.
+
+Minimum evidence: with a handful of examples these intervals collapse (4 examples give a
+DeLong interval [0.5, 0.5], 5 a bootstrap interval [1, 1]) and would read as significant.
+Below MIN_EXAMPLES paired examples, MIN_PER_CLASS examples of each class (classification),
+or `min_differing` examples on which the two models differ, the result is `Insufficient`
+(why, in words): never significant, at best review.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -29,6 +36,9 @@ from mlci.gate.predictions import Predictions
 from mlci.gate.spec import COMPUTABLE, Significance
 
 _CHUNK_ELEMENTS = 4_000_000  # index draws held at once by the chunked bootstrap (32 MB)
+MIN_EXAMPLES = 30   # paired examples
+MIN_PER_CLASS = 5   # examples of each label class (classification)
+MIN_DIFFERING = 10  # examples on which the models differ (discordant pairs, for accuracy)
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,42 @@ class Interval:
     low: float
     high: float
     method: str  # "bootstrap" | "delong"
+
+
+@dataclass(frozen=True)
+class Insufficient:
+    """Too little evidence for an interval; `reason` says which minimum was not met."""
+
+    reason: str
+
+
+def min_differing(confidence: float) -> int:
+    """Examples on which the models must differ: at least MIN_DIFFERING, and enough that an
+    exact sign (McNemar) test with every one of them in one direction could reach the
+    confidence level (2 * 0.5**d < 1 - confidence)."""
+    exact = math.floor(math.log2(2.0 / (1.0 - confidence))) + 1
+    return max(MIN_DIFFERING, exact)
+
+
+def evidence(cand: Predictions, base: Predictions, name: str, confidence: float) -> str | None:
+    """Why the paired evidence is too thin for an interval of `name`, or None when it is not."""
+    n = len(cand)
+    if n < MIN_EXAMPLES:
+        return f"{n} paired examples (< {MIN_EXAMPLES})"
+    if cand.task == "classification":
+        positives = int(cand.label.sum())
+        if min(positives, n - positives) < MIN_PER_CLASS:
+            return (f"{positives} positive and {n - positives} negative examples (each class "
+                    f"needs >= {MIN_PER_CLASS})")
+    if name in ("roc_auc", "log_loss"):
+        assert cand.score is not None and base.score is not None
+        differ = int((cand.score != base.score).sum())
+    else:
+        differ = int((cand.prediction != base.prediction).sum())
+    need = min_differing(confidence)
+    if differ < need:
+        return f"the models differ on {differ} examples (< {need})"
+    return None
 
 
 def _rng(sig: Significance, metric: str) -> np.random.Generator:
@@ -56,7 +102,7 @@ def confusion_bootstrap(cand: Predictions, base: Predictions, names: list[str],
     """Exact paired bootstrap of confusion-count metrics via multinomial cell counts."""
     n = len(cand)
     if n == 0 or not names:
-        return {name: None for name in names}
+        return dict.fromkeys(names)
     cell = 4 * cand.label.astype(np.int64) + 2 * cand.prediction + base.prediction
     shares = np.bincount(cell, minlength=8) / n
     out: dict[str, Interval | None] = {}
@@ -121,11 +167,19 @@ def mean_bootstrap(cand: Predictions, base: Predictions, name: str,
 
 
 def paired_intervals(cand: Predictions, base: Predictions, names: list[str],
-                     sig: Significance) -> dict[str, Interval | None]:
+                     sig: Significance) -> dict[str, Interval | Insufficient | None]:
     """Intervals of candidate - baseline for each of `names` the predictions define."""
     available = set(M.applicable(cand)) & set(M.applicable(base))
-    wanted = [m for m in names if m in available]
-    out = confusion_bootstrap(cand, base, [m for m in wanted if m in M.CLASSIFICATION], sig)
+    out: dict[str, Interval | Insufficient | None] = {}
+    wanted = []
+    for name in (m for m in names if m in available):
+        reason = evidence(cand, base, name, sig.confidence)
+        if reason is None:
+            wanted.append(name)
+        else:
+            out[name] = Insufficient(reason)
+    out.update(confusion_bootstrap(cand, base, [m for m in wanted if m in M.CLASSIFICATION],
+                                   sig))
     for name in wanted:
         if name == "roc_auc":
             out[name] = delong(cand, base, sig.confidence)

@@ -1,4 +1,4 @@
-"""Rules, outcomes and verdicts on metric values alone (DESIGN.md "Gate semantics")."""
+"""Rules, outcomes and verdicts on metric values alone (docs/gate.md)."""
 
 from __future__ import annotations
 

@@ -181,18 +181,22 @@ def test_fairness_small_groups_reported_not_gated(tmp_path: Path) -> None:
     assert groups["c"]["gated"] is False and groups["c"]["candidate"]["recall"] == 0.0
     only_small = gate({"fairness": {**spec["fairness"], "min_group_size": 1000}}, {}, {},
                       cand_pred=cand, base_pred=base)
-    assert rule(only_small, "fairness.group.recall.max_difference")["outcome"] == "not_gated"
+    # fewer than two groups big enough: the rule compared nothing, which is not a pass
+    found = rule(only_small, "fairness.group.recall.max_difference")
+    assert found["outcome"] == "review" and "fewer than 2 groups" in found["message"]
+    assert only_small["verdict"] == "review"
 
 
 def test_slices_without_predictions_is_input_error() -> None:
     with pytest.raises(InputError, match="--candidate-predictions"):
-        gate({"slices": {"column": "region"}}, {}, {})
+        gate({"slices": {"column": "region", "metrics": {"accuracy": {"min": 0.5}}}}, {}, {})
 
 
 def test_unknown_slice_column_is_input_error(tmp_path: Path) -> None:
     cand, base = files(tmp_path, dataset())
     with pytest.raises(InputError, match="column 'zone' not found"):
-        gate({"slices": {"column": "zone"}}, {}, {}, cand_pred=cand, base_pred=base)
+        gate({"slices": {"column": "zone", "metrics": {"accuracy": {"min": 0.5}}}}, {}, {},
+             cand_pred=cand, base_pred=base)
 
 
 def test_predictions_override_sources_and_give_intervals(tmp_path: Path) -> None:
@@ -211,12 +215,13 @@ def test_predictions_override_sources_and_give_intervals(tmp_path: Path) -> None
 
 
 def test_primary_interval_including_zero_is_review(tmp_path: Path) -> None:
-    # candidate and baseline differ on 4 of 400 rows, 3 in the candidate's favour
+    # candidate and baseline differ on 20 of 400 rows, 11 in the candidate's favour
     rows = [(i % 2, i % 2, "n", "a") for i in range(400)]
     base_preds = [r[0] for r in rows]
-    for i in (0, 1, 2):
+    for i in range(11):
         base_preds[i] = 1 - base_preds[i]
-    rows[3] = (rows[3][0], 1 - rows[3][0], "n", "a")
+    for i in range(11, 20):
+        rows[i] = (rows[i][0], 1 - rows[i][0], "n", "a")
     cand, base = files(tmp_path, rows, base_preds)
     spec = {"primary": {"metric": "accuracy", "min_improvement": 0.001},
             "significance": {"resamples": 1000, "seed": 0}}

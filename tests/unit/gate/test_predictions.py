@@ -9,6 +9,7 @@ import pytest
 
 from mlci.errors import InputError
 from mlci.gate import predictions as P
+from mlci.gate import tables as T
 from mlci.gate.spec import PredictionColumns
 from tests.unit.gate.gate_helpers import write_predictions
 
@@ -29,16 +30,21 @@ def test_csv_loads_and_aligns_by_id(tmp_path: Path) -> None:
     assert [names[i] if i >= 0 else None for i in codes] == ["n", "s", None]
 
 
-def test_stdlib_reader_matches_pyarrow(tmp_path: Path) -> None:
-    path = write_predictions(tmp_path / "c.csv", ["a", "b", "c"], [1, 0, 1], [1, 0, 0],
-                             [0.9, 0.2, 0.4], region=["x", "NA", "y"])
+@pytest.mark.parametrize("ids", [["a", "b", "c", "d"], ["1", "2", "3", "04"], [1, 2, 3, 4]])
+def test_stdlib_reader_matches_pyarrow(tmp_path: Path, ids: list[object]) -> None:
+    path = write_predictions(tmp_path / "c.csv", ids, [1, 0, 1, 1], [1, 0, 0, 1],
+                             [0.9, 0.2, 0.4, ""], region=["x", "NA", "y", ""])
     wanted = ["id", "label", "prediction", "score", "region"]
-    plain = P._read_csv(path, wanted, {"region"})
-    arrow = P._read_arrow(path, wanted, {"region"})
-    for name in ("label", "prediction", "score"):
+    plain = T._read_csv(path, wanted, {"region"}, "id")
+    arrow = T._read_arrow(path, wanted, {"region"}, "id")
+    for name in ("label", "prediction"):
         assert np.array_equal(plain[name], arrow[name])
-    assert list(plain["id"]) == list(arrow["id"])
-    assert plain["region"][0].tolist() == arrow["region"][0].tolist() == [0, -1, 1]
+    assert np.array_equal(plain["score"], arrow["score"], equal_nan=True)
+    assert plain["id"].tolist() == arrow["id"].tolist() == ids
+    assert plain["id"].dtype == arrow["id"].dtype
+    # only an empty field is missing: "NA" is a value (North America)
+    assert plain["region"][0].tolist() == arrow["region"][0].tolist() == [0, 1, 2, -1]
+    assert plain["region"][1] == arrow["region"][1] == ["x", "NA", "y"]
 
 
 def test_parquet(tmp_path: Path) -> None:
@@ -66,9 +72,9 @@ def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path,
     (tmp_path / "p.parquet").write_bytes(b"PAR1")
     monkeypatch.setattr(builtins, "__import__", no_pyarrow)
     with pytest.raises(InputError, match=r"mlci\[parquet\]"):
-        P.read_table(str(tmp_path / "p.parquet"), ["id"], set())
+        P.read_table(str(tmp_path / "p.parquet"), ["id"], set(), "id")
     csv_path = write_predictions(tmp_path / "c.csv", [1], [1], [1])
-    assert P.read_table(str(csv_path), ["id"], set())["id"].tolist() == [1]
+    assert P.read_table(str(csv_path), ["id"], set(), "id")["id"].tolist() == [1]
 
 
 @pytest.mark.parametrize(("cand_ids", "base_ids", "words"), [
@@ -105,12 +111,13 @@ def test_label_mismatch_names_ids(tmp_path: Path) -> None:
                                                  [1, 0, 1], [1, 1, 1])), cols, [])
     b = P.load_predictions(str(write_predictions(tmp_path / "b.csv", ["c", "b", "a"],
                                                  [1, 1, 1], [1, 1, 1])), cols, [])
-    with pytest.raises(InputError, match="labels differ.*'b'"):
+    with pytest.raises(InputError, match=r"labels differ.*'b'"):
         P.align(c, b, "id")
 
 
 @pytest.mark.parametrize(("labels", "preds", "scores", "words"), [
-    ([0, 1, 2], [0, 1, 1], None, None),  # integers beyond 0/1: regression (auto)
+    ([0, 1, 2], [0, 1, 1], None, "set predictions.task"),  # not 0/1, not fractional
+    ([0.5, 1, 2], [0, 1, 1], None, None),  # a fractional label: regression (auto)
     ([0, 1, 1], [0, 1, 2], None, "expected binary labels"),
     ([0, 1, ""], [0, 1, 1], None, "missing or non-finite"),
     ([0, 1, 1], [0, 1, 1], [0.1, 1.5, 0.3], "probabilities"),

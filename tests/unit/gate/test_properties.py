@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlci.errors import InputError
 from mlci.gate.report import to_json, to_junit, to_markdown, to_openmetrics
 from tests.unit.gate.gate_helpers import gate
 
@@ -85,6 +86,10 @@ def test_bad_candidate_metric_is_never_promoted(case: tuple[Any, ...]) -> None:
 def test_promote_only_when_every_gated_value_is_a_finite_number(
         metrics: dict[str, Any], candidate: dict[str, Any],
         baseline: dict[str, Any] | None) -> None:
+    if not any(k in rule for rule in metrics.values() for k in ("min", "max", "max_regression")):
+        with pytest.raises(InputError, match="checks nothing"):  # it would promote anything
+            gate({"metrics": metrics}, candidate, baseline)
+        return
     report = gate({"metrics": metrics}, candidate, baseline)
     if report["verdict"] == "promote":
         for name, rule in metrics.items():
