@@ -100,7 +100,7 @@ def _number(name: str, query: str, body: Any) -> float | None:
                           f"{body.get('error') if isinstance(body, dict) else body!r}")
     data = body.get("data") or {}
     kind, result = data.get("resultType"), data.get("result")
-    if kind == "scalar":
+    if kind == "scalar" and isinstance(result, list) and len(result) == 2:
         value = result[1]
     elif kind == "vector" and isinstance(result, list):
         if not result:
@@ -108,8 +108,14 @@ def _number(name: str, query: str, body: Any) -> float | None:
         if len(result) > 1:
             raise SourceError(f"query {name} ({query}) returned {len(result)} series; it must "
                               f"return one number (aggregate with sum() or by the variant)")
-        value = result[0]["value"][1]
+        try:
+            value = result[0]["value"][1]
+        except (KeyError, IndexError, TypeError):
+            raise SourceError(f"query {name} ({query}): unexpected answer {result!r}") from None
     else:
         raise SourceError(f"query {name} ({query}) returned a {kind}; expected one number")
-    number = float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SourceError(f"query {name} ({query}): not a number: {value!r}") from None
     return None if math.isnan(number) else number
