@@ -26,7 +26,7 @@ def evil_report() -> dict[str, object]:
 
 def outside_code_blocks(text: str) -> str:
     """The Markdown outside fenced code blocks (inside one, `<b>` is shown, not parsed)."""
-    return re.sub(r"^(`{3,})text\n.*?^\1$", "", text, flags=re.M | re.S)
+    return re.sub(r"^(`{3,})text\n.*?^\1$", "", text, flags=re.MULTILINE | re.DOTALL)
 
 
 def test_markdown_escapes_user_names() -> None:
@@ -53,7 +53,7 @@ def test_markdown_verdict_and_reasons_first() -> None:
 
 def test_picture_code_block_cannot_be_closed_by_names() -> None:
     text = R.to_markdown(evil_report())
-    fence = re.search(r"^(`{3,})text$", text, flags=re.M)
+    fence = re.search(r"^(`{3,})text$", text, flags=re.MULTILINE)
     assert fence is not None and len(outside_code_blocks(text)) < len(text)
     assert "<b>" in text[fence.end():text.index(fence.group(1) + "\n", fence.end())]
 
