@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 # host:port (a DNS name or an IPv4 address) or [IPv6]:port; nothing nginx would parse further.
 ADDRESS = r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$"
@@ -40,7 +40,10 @@ def _port_in_range(value: str) -> str:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
+Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema({
+    "anyOf": [{"type": "number", "minimum": 0},
+              {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"}],
+    "description": "a duration: seconds, or a number with ms, s, m, h or d"})]
 Address = Annotated[str, Field(pattern=ADDRESS, description="host:port"),
                     AfterValidator(_port_in_range)]
 SafePath = Annotated[str, AfterValidator(_safe_path)]
