@@ -17,14 +17,20 @@ def registry_for(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def model_alias(args: argparse.Namespace,
-                make: Callable[[argparse.Namespace], tuple[Any, Any]]) -> tuple[Any, str, str]:
+                make: Callable[[argparse.Namespace], tuple[Any, Any]], *,
+                deploy: bool = False) -> tuple[Any, str, str]:
+    """`deploy=True` (promote): with a `deploy:` section the default alias is the canary
+    alias (queued for rollout; `mlci canary` moves the production alias). `args.production_alias`
+    is set to the production alias either way."""
     from mlci.errors import InputError
 
     registry, config = make(args)
     model = args.model or config.model
     if not model:
         raise InputError("no model: give --model NAME or set `model` in mlci.yml", key="--model")
-    alias = args.alias or config.registry.alias
+    args.production_alias = config.registry.alias
+    queued = config.deploy.canary_alias if deploy and config.deploy is not None else None
+    alias = args.alias or queued or config.registry.alias
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9_-]+", alias):

@@ -63,12 +63,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"mlci promote: the gate said {verdict}, not {' or '.join(args.verdicts)} "
                   "(--verdicts): nothing to do")
             return 0
-    registry, model, alias = model_alias(args, registry_for)
+    registry, model, alias = model_alias(args, registry_for, deploy=True)
     with platform.group(f"promote {model}@{alias} <- {args.candidate}"):
         result = promote(registry, model=model, candidate=args.candidate, alias=alias,
                          expect_current=expect, gate_report=args.gate_report,
                          approved=args.approved, override=args.override, reason=args.reason,
-                         platform=platform)
+                         platform=platform, expect_alias=args.production_alias)
     output_result(platform, result, args.json)
     if not args.json:
         what = "promoted" if result.moved else "already there"

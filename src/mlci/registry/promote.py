@@ -250,7 +250,10 @@ def lineage_of(run: Any) -> dict[str, str]:
 def promote(registry: Registry, *, model: str, candidate: str, alias: str,
             expect_current: Any = UNSET, gate_report: str | None = None,
             approved: bool = False, override: bool = False, reason: str | None = None,
-            platform: Platform) -> MoveResult:
+            platform: Platform, expect_alias: str | None = None) -> MoveResult:
+    """`expect_alias`: the alias the expectation (the gate's baseline) is about, when it is not
+    `alias` -- with a deploy target the gate compares against champion while promote queues
+    the candidate on `canary` (mlci.canary.registry)."""
     check_model_name(model)
     report = read_gate_report(gate_report) if gate_report else None
     actor = actor_of(platform)
@@ -307,6 +310,13 @@ def promote(registry: Registry, *, model: str, candidate: str, alias: str,
     for key in ("mlci.git_commit", "mlci.data_fingerprint", "mlci.image_digest", "mlci.seed"):
         if tags.get(key):
             fields["lineage." + key[len("mlci."):]] = tags[key]
+    if expect_alias and expect_alias != alias and expected is not UNSET:
+        holder = registry.alias_version(model, expect_alias)
+        if holder != expected:
+            raise CheckFailed(f"{model}@{expect_alias} points to {fmt(holder)}, not "
+                              f"{fmt(expected)} as the gate saw: it moved in between. Nothing "
+                              f"was changed; re-run the gate against the current {expect_alias}.")
+        expected = UNSET   # what `alias` (the queue) held before does not matter
     log = AuditLog(registry, model)
     result = transition(registry, log, alias=alias, kind="promote", target=version,
                         expected=expected, fields=fields, me=me_of(platform),
