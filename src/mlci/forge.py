@@ -23,6 +23,14 @@ TIMEOUT = 30.0
 ATTEMPTS = 3                        # transient failures (connection, 5xx, 429): 1 s, 2 s backoff
 
 
+class HttpError(ServiceError):
+    """The API answered with an HTTP error status (`status`) that is not worth retrying."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass
 class Response:
     status: int
@@ -80,14 +88,14 @@ class ForgeApi:
         raise ServiceError(f"{self.service}: {method} {_path(url)} failed after {ATTEMPTS} "
                            f"attempts: {last}")
 
-    def _http_error(self, method: str, url: str, code: int, detail: str) -> ServiceError:
+    def _http_error(self, method: str, url: str, code: int, detail: str) -> HttpError:
         hint = ""
         if code in (401, 403):
             hint = " (the token is missing a permission or scope)"
         elif code == 404:
             hint = " (wrong project/PR, or the token cannot see it)"
-        return ServiceError(f"{self.service}: {method} {_path(url)} answered HTTP {code}"
-                            f"{': ' + detail if detail else ''}{hint}")
+        return HttpError(f"{self.service}: {method} {_path(url)} answered HTTP {code}"
+                         f"{': ' + detail if detail else ''}{hint}", code)
 
 
 def _origin(url: str) -> str:

@@ -1,9 +1,27 @@
 """Post the gate's Markdown report as a pull-request comment (GitHub) or merge-request note
 (GitLab), updating mlci's own earlier comment instead of adding one per run.
 
-Our comment is found by a hidden marker on its first line, ``<!-- mlci-gate-report:KEY -->``.
-KEY (``$MLCI_COMMENT_KEY``, or the `key` argument; default ``gate``) keeps two gates of one
-pull request (two models, say) from overwriting each other.
+Our comment is one that starts with a hidden marker, ``<!-- mlci-gate-report:KEY -->``, *and*
+whose author is the token's own identity: anyone who can comment can paste the marker, and
+mlci never edits another author's comment (it posts a new one and warns). KEY
+(``$MLCI_COMMENT_KEY``, or the `key` argument; default ``gate``) keeps two gates of one pull
+request (two models, say) from overwriting each other.
+
+Whose comments are ours
+    GitHub: ``GET /user`` names the owner of a personal access token (compared by user id).
+    An installation token -- the workflow's ``GITHUB_TOKEN`` or a GitHub App's, both
+    ``ghs_...`` -- has no ``/user`` (403); the comments it writes are authored by the bot
+    ``github-actions[bot]`` (a login no person can register). A GitHub App's own installation
+    token writes as ``<app-slug>[bot]``, which the token cannot reveal: set
+    ``$MLCI_COMMENT_AUTHOR`` to that login (otherwise mlci finds no comment of its own and
+    posts a new one each run -- never someone else's). GitLab: ``GET /user`` (a project,
+    group or personal access token all have a user; compared by user id).
+    The identity is looked up only when a comment carrying the marker exists.
+
+User data cannot ping or link: outside code spans and blocks, ``@name`` (a mention on both
+forges), ``#123`` (a cross-reference) and bare URLs (``scheme://``, ``www.``, autolinked) get a
+WORD JOINER (U+2060) after the ``@``/``#``/``:``/``www``: they read the same and do nothing.
+mlci's own report contains no mention or link, so this is applied to the whole body.
 
 GitHub
     PR number from ``$MLCI_PR_NUMBER``, else the event payload (``$GITHUB_EVENT_PATH``:
@@ -36,10 +54,12 @@ import json
 import re
 import urllib.parse
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from mlci.ci import Platform
 from mlci.errors import InputError, ServiceError
-from mlci.forge import ForgeApi, next_link, token_from
+from mlci.forge import ForgeApi, HttpError, next_link, token_from
 
 MARKER_PREFIX = "mlci-gate-report"
 DEFAULT_KEY = "gate"
@@ -48,6 +68,55 @@ GITLAB_BODY_LIMIT = 1_000_000
 TRUNCATED_NOTE = ("\n\n_… report truncated to fit a comment; the full report is in the job "
                   "summary and the job's artifacts._\n")
 MAX_PAGES = 100
+GITHUB_ACTIONS_BOT = "github-actions[bot]"
+AUTHOR_ENV = "MLCI_COMMENT_AUTHOR"
+_JOIN = "\u2060"   # WORD JOINER: invisible, and breaks a mention, a reference or an autolink
+_INERT = re.compile(r"(?:@|&#0*64;|&#x0*40;)(?=[A-Za-z0-9_])"           # @mention
+                    r"|(?<!&)#(?=\d)"                                   # #123, not &#64;
+                    r"|(?<=[A-Za-z0-9])(?::|&#0*58;|&#x0*3a;)(?=//)"     # scheme://
+                    r"|\bwww(?=\.)", re.IGNORECASE)                      # www.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(?:.+?)(?<!`)\1(?!`)")
+
+
+def inert(markdown: str) -> str:
+    """`markdown` with no mention, reference or autolink outside code (see the module doc)."""
+    out, fence = [], ""
+    for line in markdown.split("\n"):
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+            out.append(line)
+            continue
+        if opened:
+            fence = opened.group(1)
+            out.append(line)
+            continue
+        parts, last = [], 0
+        for span in _CODE_SPAN.finditer(line):
+            parts.append(_INERT.sub(lambda m: m.group() + _JOIN, line[last:span.start()]))
+            parts.append(span.group())
+            last = span.end()
+        parts.append(_INERT.sub(lambda m: m.group() + _JOIN, line[last:]))
+        out.append("".join(parts))
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the token writes as: a login and, when the API tells, a numeric user id."""
+
+    login: str
+    user_id: int | None = None
+
+    def wrote(self, author: Any) -> bool:
+        if not isinstance(author, dict):
+            return False
+        if self.user_id is not None:
+            return author.get("id") == self.user_id
+        login = author.get("login") or author.get("username")
+        return isinstance(login, str) and login.lower() == self.login.lower()
 
 
 def marker(key: str | None = None) -> str:
@@ -59,6 +128,7 @@ def marker(key: str | None = None) -> str:
 def render_body(markdown: str, key: str | None, limit: int) -> str:
     """The comment body: marker first (so truncation never loses it), then the report."""
     head = marker(key) + "\n"
+    markdown = inert(markdown)
     body = head + markdown.rstrip("\n") + "\n"
     if len(body) <= limit:
         return body
@@ -135,7 +205,7 @@ class _GitHub:
         api.service = "GitHub API"
         body = render_body(markdown, self.key, GITHUB_BODY_LIMIT)
         mark = marker(self.key)
-        existing = self._find(api, repo, number, mark)
+        existing = self._find(api, repo, number, mark, token)
         if existing is not None:
             response = api.request("PATCH", f"/repos/{repo}/issues/comments/{existing}",
                                    {"body": body})
@@ -145,15 +215,38 @@ class _GitHub:
         result = response.body if isinstance(response.body, dict) else {}
         return str(result.get("html_url") or result.get("url") or "")
 
-    def _find(self, api: ForgeApi, repo: str, number: int, mark: str) -> int | None:
+    def identity(self, api: ForgeApi, token: str) -> Identity:
+        override = self.env.get(AUTHOR_ENV, "").strip()
+        if override:
+            return Identity(override)
+        if token.startswith("ghs_"):   # an installation token: no /user (see the module doc)
+            return Identity(GITHUB_ACTIONS_BOT)
+        try:
+            user = api.request("GET", "/user").body
+        except HttpError as error:
+            if error.status != 403:
+                raise
+            return Identity(GITHUB_ACTIONS_BOT)   # "Resource not accessible by integration"
+        if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+            raise ServiceError("GitHub API: GET /user did not say who the token belongs to")
+        return Identity(str(user.get("login") or ""), int(user["id"]))
+
+    def _find(self, api: ForgeApi, repo: str, number: int, mark: str,
+              token: str) -> int | None:
         url: str | None = f"/repos/{repo}/issues/{number}/comments?per_page=100"
+        me: Identity | None = None
         for _ in range(MAX_PAGES):
             if url is None:
                 return None
             response = api.request("GET", url)
             for comment in response.body or []:
-                if isinstance(comment, dict) and mark in str(comment.get("body") or ""):
+                if not (isinstance(comment, dict) and
+                        str(comment.get("body") or "").startswith(mark)):
+                    continue
+                me = me or self.identity(api, token)
+                if me.wrote(comment.get("user")):
                     return int(comment["id"])
+                _not_ours(self.platform, comment.get("user"), comment.get("id"), me)
             url = next_link(response.headers)
         return None
 
@@ -213,20 +306,38 @@ class _GitLab:
                or "").rstrip("/")
         return f"{web}/-/merge_requests/{iid}#note_{note_id}" if web and note_id else ""
 
+    def identity(self, api: ForgeApi) -> Identity:
+        user = api.request("GET", "/user").body
+        if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+            raise ServiceError("GitLab API: GET /user did not say who the token belongs to")
+        return Identity(str(user.get("username") or ""), int(user["id"]))
+
     def _find(self, api: ForgeApi, notes: str, mark: str) -> int | None:
         page: str | None = "1"
+        me: Identity | None = None
         for _ in range(MAX_PAGES):
             if not page:
                 return None
             response = api.request("GET", f"{notes}?per_page=100&sort=asc&order_by=created_at"
                                           f"&page={page}")
             for note in response.body or []:
-                if isinstance(note, dict) and mark in str(note.get("body") or "") and \
-                        not note.get("system"):
+                if not (isinstance(note, dict) and not note.get("system") and
+                        str(note.get("body") or "").startswith(mark)):
+                    continue
+                me = me or self.identity(api)
+                if me.wrote(note.get("author")):
                     return int(note["id"])
+                _not_ours(self.platform, note.get("author"), note.get("id"), me)
             headers = {k.lower(): v for k, v in response.headers.items()}
             page = headers.get("x-next-page", "").strip() or None
             if page is None and (link := next_link(response.headers)):
                 query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
-                page = (query.get("page") or [None])[0]
+                page = (query.get("page") or [""])[0] or None
         return None
+
+
+def _not_ours(platform: Platform, author: Any, comment_id: Any, me: Identity) -> None:
+    who = author.get("login") or author.get("username") if isinstance(author, dict) else None
+    platform.warning(f"--comment: comment {comment_id} carries mlci's marker but was written "
+                     f"by {who or 'someone else'}, not by this token's identity ({me.login}); "
+                     f"it is left alone (set {AUTHOR_ENV} if mlci posts as another bot)")

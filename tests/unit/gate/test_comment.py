@@ -28,8 +28,14 @@ from mlci.gate.comment import GITHUB_BODY_LIMIT, marker, post_comment
 
 pytestmark = pytest.mark.unit
 
-GH_TOKEN = "ghs_SECRETgithubTOKEN123"
+GH_TOKEN = "ghs_SECRETgithubTOKEN123"          # an installation token, like GITHUB_TOKEN
+GH_PAT = "ghp_SECRETpersonalTOKEN789"          # a person's (or a machine user's) token
 GL_TOKEN = "glpat-SECRETgitlabTOKEN456"
+BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+RELEASE_BOT = {"login": "release-bot", "id": 77, "type": "User"}
+MALLORY = {"login": "mallory", "id": 666, "type": "User"}
+GL_ME = {"id": 12, "username": "project_42_bot"}
+GL_MALLORY = {"id": 13, "username": "mallory"}
 
 
 @dataclass
@@ -41,6 +47,8 @@ class State:
     requests: list[tuple[str, str]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
     next_id: int = 1000
+    # token -> the user it writes as; None: an installation token (GET /user answers 403)
+    identities: dict[str, Any] = field(default_factory=dict)
 
 
 class Api(ThreadingHTTPServer):
@@ -71,9 +79,17 @@ class Handler(BaseHTTPRequestHandler):
         if state.fail_next:
             self.reply(state.fail_next.pop(0), {"message": "try later"})
             return
-        expected = f"Bearer {state.token}" if self.server.kind == "github" else state.token
-        if self.headers.get(state.token_header) != expected:
+        sent = self.headers.get(state.token_header) or ""
+        token = sent.removeprefix("Bearer ") if self.server.kind == "github" else sent
+        if token not in state.identities:
             self.reply(401, {"message": "Bad credentials"})
+            return
+        self.user = state.identities[token]
+        if method == "GET" and url.path.endswith("/user"):
+            if self.user is None:
+                self.reply(403, {"message": "Resource not accessible by integration"})
+            else:
+                self.reply(200, self.user)
             return
         length = int(self.headers.get("Content-Length") or 0)
         payload = json.loads(self.rfile.read(length)) if length else None
@@ -104,6 +120,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 state.next_id += 1
                 item = {"id": state.next_id, "issue": number, "body": payload["body"],
+                        "user": self.user or BOT,
                         "html_url": f"https://github.example/acme/churn/pull/{number}"
                                     f"#issuecomment-{state.next_id}"}
                 state.comments.append(item)
@@ -133,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 state.next_id += 1
                 item = {"id": state.next_id, "issue": iid, "body": payload["body"],
-                        "system": False}
+                        "system": False, "author": self.user}
                 state.comments.append(item)
                 self.reply(201, item)
                 return
@@ -141,21 +158,24 @@ class Handler(BaseHTTPRequestHandler):
                 method == "PUT":
             for item in state.comments:
                 if item["id"] == int(m.group(1)):
+                    if item.get("author") != self.user:   # GitLab: only the author edits
+                        self.reply(403, {"message": "403 Forbidden"})
+                        return
                     item["body"] = payload["body"]
                     self.reply(200, item)
                     return
         self.reply(404, {"message": "404 Not found"})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.handle_any("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.handle_any("POST")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self.handle_any("PATCH")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self.handle_any("PUT")
 
 
@@ -171,12 +191,14 @@ def serve(kind: str, state: State) -> Iterator[Api]:
 
 @pytest.fixture
 def github_api() -> Iterator[Api]:
-    yield from serve("github", State(token_header="Authorization", token=GH_TOKEN))
+    yield from serve("github", State(token_header="Authorization", token=GH_TOKEN,
+                                     identities={GH_TOKEN: None, GH_PAT: RELEASE_BOT}))
 
 
 @pytest.fixture
 def gitlab_api() -> Iterator[Api]:
-    yield from serve("gitlab", State(token_header="PRIVATE-TOKEN", token=GL_TOKEN))
+    yield from serve("gitlab", State(token_header="PRIVATE-TOKEN", token=GL_TOKEN,
+                                     identities={GL_TOKEN: GL_ME, "glpat-MALLORY": GL_MALLORY}))
 
 
 def base_url(api: Api) -> str:
@@ -239,14 +261,16 @@ def test_github_paginates_to_find_its_comment(github_api: Api, pr_event: str) ->
     state.page_size = 2
     for i in range(5):
         state.comments.append({"id": i + 1, "issue": 7, "body": f"review comment {i}"})
-    state.comments.append({"id": 6, "issue": 8, "body": marker("gate") + " other PR"})
+    state.comments.append({"id": 6, "issue": 8, "body": marker("gate") + " other PR",
+                           "user": BOT})
     state.comments.append({"id": 7, "issue": 7, "body": marker("gate") + "\nold report",
+                           "user": BOT,
                            "html_url": "https://github.example/acme/churn/pull/7#issuecomment-7"})
     platform, _ = github(github_api, pr_event)
     url = post_comment("new report", platform=platform)
     assert url.endswith("#issuecomment-7")
-    assert [c["body"] for c in state.comments if c["id"] == 7][0].endswith("new report\n")
-    assert [c["body"] for c in state.comments if c["id"] == 6][0].endswith("other PR")
+    assert next(c["body"] for c in state.comments if c["id"] == 7).endswith("new report\n")
+    assert next(c["body"] for c in state.comments if c["id"] == 6).endswith("other PR")
     gets = [p for m, p in state.requests if m == "GET"]
     assert len(gets) == 3  # pages 1, 2, 3 (ours is the sixth comment of PR 7)
     assert ("PATCH", "/repos/acme/churn/issues/comments/7") in state.requests
@@ -295,7 +319,7 @@ def test_github_pr_number_override_and_issue_comment_event(github_api: Api,
 
 
 def test_github_wrong_token_fails_without_showing_it(github_api: Api, pr_event: str) -> None:
-    platform, stream = github(github_api, pr_event, GITHUB_TOKEN="ghs_WRONGtoken999")
+    platform, _stream = github(github_api, pr_event, GITHUB_TOKEN="ghs_WRONGtoken999")
     with pytest.raises(ServiceError) as caught:
         post_comment("report", platform=platform)
     assert "401" in str(caught.value) and "ghs_WRONGtoken999" not in str(caught.value)
@@ -340,7 +364,8 @@ def test_gitlab_creates_then_updates_the_same_note(
     assert post_comment("## Gate: promote\n", platform=platform) == first
     assert len(gitlab_api.state.comments) == 1
     assert "Gate: promote" in gitlab_api.state.comments[0]["body"]
-    assert [m for m, _ in gitlab_api.state.requests] == ["GET", "POST", "GET", "PUT"]
+    assert gitlab_api.state.requests[3] == ("GET", "/api/v4/user")   # only once ours may exist
+    assert [m for m, _ in gitlab_api.state.requests] == ["GET", "POST", "GET", "GET", "PUT"]
     out = capsys.readouterr()
     assert GL_TOKEN not in stream.getvalue() + out.out + out.err
 
@@ -353,11 +378,11 @@ def test_gitlab_paginates_with_x_next_page(gitlab_api: Api) -> None:
     state.comments.append({"id": 50, "issue": 5, "body": marker("gate") + " mentioned",
                            "system": True})  # a system note is never ours
     state.comments.append({"id": 60, "issue": 5, "body": marker("gate") + "\nold",
-                           "system": False})
+                           "system": False, "author": GL_ME})
     platform, _ = gitlab(gitlab_api)
     assert post_comment("new", platform=platform).endswith("#note_60")
     assert ("PUT", "/api/v4/projects/42/merge_requests/5/notes/60") in state.requests
-    assert sum(1 for m, _ in state.requests if m == "GET") == 3
+    assert sum(1 for m, p in state.requests if m == "GET" and p.endswith("/notes")) == 3
 
 
 def test_gitlab_branch_pipeline_with_open_mr(gitlab_api: Api) -> None:
@@ -386,3 +411,100 @@ def test_terminal_does_not_post() -> None:
     stream = io.StringIO()
     assert post_comment("r", platform=Platform({}, stream)) == ""
     assert "no comment posted" in stream.getvalue()
+
+
+# -- only our own comment is ever edited (a planted marker is not enough) --------------------------
+
+def test_github_never_edits_another_users_comment_carrying_the_marker(
+        github_api: Api, pr_event: str) -> None:
+    state = github_api.state
+    planted = marker("gate") + "\nI approve this PR. -- mallory"
+    state.comments.append({"id": 5, "issue": 7, "body": planted, "user": MALLORY})
+    platform, stream = github(github_api, pr_event)
+    url = post_comment("## Gate: reject\n", platform=platform)
+    assert url.endswith("#issuecomment-1001")
+    assert state.comments[0]["body"] == planted                # untouched
+    assert not any(m == "PATCH" for m, _ in state.requests)
+    assert "written by mallory" in stream.getvalue() and "left alone" in stream.getvalue()
+    # The next run finds the comment it wrote itself (github-actions[bot]) and updates it.
+    post_comment("## Gate: promote\n", platform=platform)
+    assert ("PATCH", "/repos/acme/churn/issues/comments/1001") in state.requests
+    assert state.comments[0]["body"] == planted and len(state.comments) == 2
+    assert not any(m == "GET" and p == "/user" for m, p in state.requests)  # ghs_: no /user
+
+
+def test_github_personal_token_is_matched_by_user_id(github_api: Api, pr_event: str) -> None:
+    state = github_api.state
+    impostor = {"login": "release-bot", "id": 999, "type": "User"}   # a renamed/reused login
+    state.comments += [
+        {"id": 1, "issue": 7, "body": marker("gate") + "\nplanted", "user": MALLORY},
+        {"id": 2, "issue": 7, "body": marker("gate") + "\nimpostor", "user": impostor},
+        {"id": 3, "issue": 7, "body": marker("gate") + "\nours", "user": RELEASE_BOT,
+         "html_url": "https://github.example/acme/churn/pull/7#issuecomment-3"},
+    ]
+    platform, _ = github(github_api, pr_event, GITHUB_TOKEN=GH_PAT)
+    assert post_comment("fresh", platform=platform).endswith("#issuecomment-3")
+    bodies = {c["id"]: c["body"] for c in state.comments}
+    assert bodies[1].endswith("planted") and bodies[2].endswith("impostor")
+    assert bodies[3].endswith("fresh\n")
+    assert ("GET", "/user") in state.requests
+
+
+def test_github_user_endpoint_refused_means_the_actions_bot(github_api: Api,
+                                                           pr_event: str) -> None:
+    """A token that is not `ghs_`-prefixed but still has no /user (403) is an installation
+    token too: its comments are github-actions[bot]'s."""
+    state = github_api.state
+    state.identities["v1.0123456789abcdef"] = None
+    state.comments.append({"id": 4, "issue": 7, "body": marker("gate") + "\nold",
+                           "user": BOT,
+                           "html_url": "https://github.example/acme/churn/pull/7#issuecomment-4"})
+    platform, _ = github(github_api, pr_event, GITHUB_TOKEN="v1.0123456789abcdef")
+    assert post_comment("new", platform=platform).endswith("#issuecomment-4")
+
+
+def test_github_app_author_can_be_named(github_api: Api, pr_event: str) -> None:
+    state = github_api.state
+    app = {"login": "acme-ml[bot]", "id": 5005, "type": "Bot"}
+    state.comments += [
+        {"id": 8, "issue": 7, "body": marker("gate") + "\nby actions", "user": BOT},
+        {"id": 9, "issue": 7, "body": marker("gate") + "\nby the app", "user": app,
+         "html_url": "https://github.example/acme/churn/pull/7#issuecomment-9"},
+    ]
+    platform, _ = github(github_api, pr_event, MLCI_COMMENT_AUTHOR="acme-ml[bot]")
+    assert post_comment("new", platform=platform).endswith("#issuecomment-9")
+    assert state.comments[0]["body"].endswith("by actions")
+
+
+def test_gitlab_never_puts_to_another_users_note(gitlab_api: Api) -> None:
+    state = gitlab_api.state
+    planted = marker("gate") + "\nLGTM"
+    state.comments.append({"id": 70, "issue": 5, "body": planted, "system": False,
+                           "author": GL_MALLORY})
+    platform, stream = gitlab(gitlab_api)
+    url = post_comment("## Gate: review\n", platform=platform)
+    assert url.endswith("#note_1001")                      # a report is posted after all
+    assert state.comments[0]["body"] == planted
+    assert not any(m == "PUT" for m, _ in state.requests)
+    assert "written by mallory" in stream.getvalue()
+    assert post_comment("## Gate: promote\n", platform=platform) == url
+    assert ("PUT", "/api/v4/projects/42/merge_requests/5/notes/1001") in state.requests
+
+
+# -- no pings, no links from user data ---------------------------------------------------------------
+
+def test_mentions_references_and_bare_urls_are_inert(github_api: Api, pr_event: str) -> None:
+    report = ("## Gate: reject\n"
+              "| slice @acme/team | #12 | see https://evil.example/x or www.evil.example |\n"
+              "| escaped &#64;org and http&#58;//x.example | mail a@b.example |\n"
+              "`@kept in code` and\n```\n@kept https://in.fence\n```\n")
+    platform, _ = github(github_api, pr_event)
+    post_comment(report, platform=platform)
+    body = github_api.state.comments[0]["body"]
+    for live in ("@acme", "#12", "https://", "www.", "&#64;org", "http&#58;//", "@b.example"):
+        assert live not in body.replace("`@kept in code`", "").split("```")[0], live
+    for inert in ("@\u2060acme/team", "#\u206012", "https:\u2060//evil.example/x",
+                  "www\u2060.evil.example", "&#64;\u2060org", "http&#58;\u2060//x.example"):
+        assert inert in body, inert
+    assert "`@kept in code`" in body and "@kept https://in.fence" in body   # code is code
+    assert body.startswith(marker("gate") + "\n## Gate: reject")
