@@ -69,7 +69,8 @@ def _gated_nothing(slices: SliceSpec, rows: list[Group]) -> list[Outcome]:
     for name, rule in slices.metrics.items():
         for check in ("min", "max", "max_regression"):
             if getattr(rule, check) is not None:
-                out.append(Outcome(f"slices.{slices.column}.{name}.{check}", "slices", name,
+                # ".all." keeps the id apart from per-slice ("=") and worst-slice ids
+                out.append(Outcome(f"slices.{slices.column}.all.{name}.{check}", "slices", name,
                                    check, rule.severity, "review", _nothing_gated(slices, rows),
                                    threshold=getattr(rule, check)))
     return out

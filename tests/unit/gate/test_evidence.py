@@ -176,7 +176,7 @@ def test_a_slice_rule_that_gates_no_slice_is_review(tmp_path: Path) -> None:
                        "worst": {"metric": "accuracy", "min": 0.5}}}
     report = gate(spec, {}, None, cand_pred=str(cand))
     assert report["verdict"] == "review"
-    found = rule(report, "slices.region.accuracy.min")
+    found = rule(report, "slices.region.all.accuracy.min")
     assert found["outcome"] == "review" and "no slice" in found["message"]
     assert rule(report, "slices.worst.accuracy.min")["outcome"] == "review"
     assert any("no slice" in reason and "500" in reason for reason in report["reasons"])
