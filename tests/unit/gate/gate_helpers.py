@@ -41,6 +41,6 @@ def gate(spec: dict[str, Any], candidate: dict[str, Any], baseline: dict[str, An
 
 
 def rule(report: dict[str, Any], rule_id: str) -> dict[str, Any]:
-    found = [r for r in report["rules"] if r["id"] == rule_id]
+    found: list[dict[str, Any]] = [r for r in report["rules"] if r["id"] == rule_id]
     assert len(found) == 1, (rule_id, [r["id"] for r in report["rules"]])
     return found[0]
