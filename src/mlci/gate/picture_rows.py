@@ -123,7 +123,8 @@ def _row(label: str, rules: list[dict[str, Any]], cand: float | None, base: floa
     if not _drawable(change):  # a baseline so near 0 that the ratio is meaningless
         return Row(label, status, None, note="baseline too near 0 for a relative change")
     finite = [v if v is not None and _drawable(v) else None for v in (lower, upper)]
-    return Row(label, status, change, shown, finite[0], finite[1], flip)
+    return Row(label, status, change, shown, finite[0], finite[1],
+               "; ".join(x for x in (why, flip) if x))
 
 
 def _drawable(value: float) -> bool:
@@ -141,7 +142,8 @@ def _change_rows(report: dict[str, Any]) -> list[Row]:
         if r["section"] in ("primary", "metrics"):
             groups.setdefault(("overall", None, r["metric"]), []).append(r)
         elif r["section"] == "slices":
-            kind = "slice" if r["slice"] is not None and r["slice"] in by_value else "worst"
+            kind = ("slice" if r["slice"] is not None and r["slice"] in by_value else
+                    "worst" if r["check"].startswith("worst_") else "all")  # all: gated none
             groups.setdefault((kind, r["slice"], r["metric"]), []).append(r)
     for name in metrics:  # metrics without rules: reported, after the gated ones
         groups.setdefault(("overall", None, name), [])
@@ -171,7 +173,7 @@ def _change_rows(report: dict[str, Any]) -> list[Row]:
             rows.append(_row(f"{column}={value}: {name}", rules, cand, base,
                              iv, gib, total, why))
         else:
-            rows.append(Row(f"worst {column}: {name}", _status(rules), None,
+            rows.append(Row(f"{column} ({kind}): {name}", _status(rules), None,
                             note=rules[0]["message"]))
     return rows
 

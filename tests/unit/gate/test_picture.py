@@ -315,3 +315,20 @@ def test_any_name_keeps_the_block_closed_and_aligned(names: list[str],
                        if sum(map(picture._width, line[:k])) >= indent)
             assert sum(map(picture._width, line[:cut])) == indent, line
             assert re.fullmatch(rf"[ |\-<>\[\]oX]{{{picture.PLOT}}}", line[cut:cut + picture.PLOT])
+
+
+def test_slice_rules_that_gated_nothing_are_marked_review(tmp_path: Path) -> None:
+    ids = list(range(40))
+    labels = [i % 2 for i in ids]
+    cand = write_predictions(tmp_path / "c.csv", ids, labels, labels, region=["a", "b"] * 20)
+    base = write_predictions(tmp_path / "b.csv", ids, labels, labels, region=["a", "b"] * 20)
+    spec = {"slices": {"column": "region", "min_slice_size": 100,
+                       "metrics": {"accuracy": {"min": 0.5}},
+                       "worst": {"metric": "accuracy", "min": 0.5}}}
+    report = gate(spec, {}, {}, cand_pred=str(cand), base_pred=str(base))
+    (change,) = read(R.to_markdown(report))
+    marked = {d.label: d for d in change if d.status == "REVIEW"}
+    assert report["verdict"] == "review" and "region (all): accuracy" in marked
+    assert change[0].status == "REVIEW" and "no slice" in change[0].numbers
+    small = next(d for d in change if d.label == "region=a: accuracy")
+    assert small.status == "-" and "not gated" in small.numbers
