@@ -19,10 +19,12 @@ ACTIONS = ("run", "step", "status", "abort")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=ACTIONS,
+    parser.add_argument("action", choices=ACTIONS, nargs="?",
                         help="run: the whole rollout in this process; step: one tick of a "
                         "persisted rollout (for a scheduled pipeline); status: where it stands; "
                         "abort: roll back now")
+    parser.add_argument("--mode", choices=ACTIONS, help="the same as the positional action "
+                        "(what the action's and template's `mode` input sets)")
     parser.add_argument("--model", metavar="NAME", help="registered model (default: mlci.yml "
                         "model)")
     parser.add_argument("--version", metavar="V", help="candidate version (default: the "
@@ -71,6 +73,12 @@ def run(args: argparse.Namespace) -> int:
     from mlci.registry.client import Registry
     from mlci.registry.promote import actor_of
 
+    if args.action and args.mode and args.action != args.mode:
+        raise InputError(f"canary {args.action} contradicts --mode {args.mode}", key="--mode")
+    args.action = args.action or args.mode
+    if not args.action:
+        raise InputError("what to do: give run, step, status or abort (or --mode)",
+                         key="--mode")
     platform = ci.current()
     config = load_config(args)
     model = args.model or config.model
