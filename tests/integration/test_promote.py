@@ -298,10 +298,38 @@ def test_rollback_walks_back_through_promotions(
     assert reasons == ["fixed upstream", "still bad", "error rate 4%"]
 
 
-def test_rollback_of_an_unset_alias_is_bad_input(mlflow_server: MlflowServer) -> None:
+def test_rollback_of_an_unset_alias_is_bad_input(mlflow_server: MlflowServer,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     model = unique("unset")
     register(mlflow_server.url, model, candidate_runs(mlflow_server.url, 1))
+    capsys.readouterr()
     assert cli(mlflow_server, "rollback", "--model", model) == 2
+    assert "--alias" in capsys.readouterr().err
+    # A model that does not exist is the --model flag's fault, not --alias's.
+    assert cli(mlflow_server, "rollback", "--model", unique("no-such-model")) == 2
+    err = capsys.readouterr().err
+    assert "--model" in err and "does not exist" in err and "--alias" not in err
+
+
+def test_names_and_flags_are_checked_before_anything_is_created(
+        mlflow_server: MlflowServer, capsys: pytest.CaptureFixture[str]) -> None:
+    url = mlflow_server.url
+    (run,) = candidate_runs(url, 1)
+    # A quote in the name used to create the model, then break the registry search after it.
+    name = unique("o'brien")
+    capsys.readouterr()
+    assert cli(mlflow_server, "promote", "--model", name, "--candidate", f"runs:/{run}/model",
+               "--approved") == 2
+    err = capsys.readouterr().err
+    assert "--model" in err and "cannot be used" in err
+    with pytest.raises(Exception, match=r"not found|RESOURCE_DOES_NOT_EXIST"):
+        client(url).get_registered_model(name)
+    # A manual promotion without --approved: a missing flag (exit 2), not a review (exit 3).
+    model = unique("manual")
+    assert cli(mlflow_server, "promote", "--model", model, "--candidate",
+               f"runs:/{run}/model") == 2
+    assert "--approved" in capsys.readouterr().err
+    assert alias(url, model) is None
 
 
 def test_history_pages(mlflow_server: MlflowServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -354,7 +382,7 @@ def test_two_promotions_race_exactly_one_wins(
         for marker in markers:
             marker.unlink()
     outs = [proc.communicate(timeout=300) for proc in procs]
-    results = [(proc.returncode, out, err) for proc, (out, err) in zip(procs, outs)]
+    results = [(proc.returncode, out, err) for proc, (out, err) in zip(procs, outs, strict=False)]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 1], results
     winner = "2" if results[0][0] == 0 else "3"
@@ -414,7 +442,7 @@ def test_crash_mid_promotion_is_repaired_and_the_trail_stays_consistent(
     server.kill()
     marker.unlink()           # it now talks to a dead server, and retries
     server.start()
-    out, err = proc.communicate(timeout=900)
+    _out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err
     assert alias(url, model) == "2"
 
