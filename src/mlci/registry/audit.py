@@ -35,7 +35,7 @@ Append-only under races
     then *claims* the link after the current head of the chain. Exactly one claim of a
     link succeeds; a loser is told who won (`Lost`) and marks its own event ``lost``. A
     second write-once param, ``mlci.decision`` (``move`` or ``abort``) on the event itself,
-    fences the holder of the link against a repairer (see `mlci.registry.promote`).
+    fences the holder of the link against a repairer (see `mlci.registry.moves`).
 
     The head is found from a hint -- the newest event of the alias tagged ``mlci.linked``
     -- and then by following ``mlci.next`` forward to the event that has none; any
