@@ -34,14 +34,16 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, where: Path) -> None:
 
 def validate(capsys: pytest.CaptureFixture[str], contract: Path, data: list[Path],
              *extra: str) -> tuple[int, dict[str, Any]]:
-    """(exit code, the --json report) of `mlci validate-data`."""
+    """(exit code, the --json report) of `mlci validate-data`; the report's "stderr" is what
+    the command wrote there."""
     capsys.readouterr()
     code = main(["validate-data", "--contract", str(contract), "--data",
                  *[str(d) for d in data], "--json", *extra])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     # The report is valid JSON: no NaN or Infinity.
     report = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in --json")) \
         if out.strip() else {}
+    report["stderr"] = err
     return code, report
 
 

@@ -147,3 +147,15 @@ def test_an_invalid_contract_names_the_key(tmp_path: Path, text: str, key: str) 
     with pytest.raises(InputError) as err:
         load_contract(contract(tmp_path, text))
     assert err.value.key == key, err.value
+
+
+@pytest.mark.parametrize("reader", ["pure", "arrow"])
+def test_a_ragged_row_is_bad_input_with_its_line(tmp_path: Path, reader: str,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLCI_CSV_READER", reader)
+    data = write_csv_text(tmp_path / "d.csv", "a,b\n1,2\n\n3,4\n5\n")
+    spec = contract(tmp_path, "columns:\n  a: {type: integer}\n")
+    code, report = validate(capsys, spec, [data])
+    assert code == 2
+    assert f"{data}:5: row has 1 fields, the header 2" in report["stderr"]

@@ -101,13 +101,17 @@ class ColumnBuilder:
         self.pieces: list[Piece] = []
         self.bad = 0
         self.bad_example = ""
+        # A null spelling that reads as a number (say "-999") rules out the fast path.
+        self._numeric_nulls = any(
+            parse_number(n) is not None and not math.isnan(parse_number(n) or 0.0)
+            for n in nulls)
 
     # -- pieces -------------------------------------------------------------------------
     def add_text(self, cells: Any, source: str) -> None:
         """A chunk of CSV cells (strings)."""
         if self.want in ("number", "integer"):
             dtype = np.float64 if self.want == "number" else np.int64
-            if not any(parse_number(n) is not None for n in self.nulls):
+            if not self._numeric_nulls:
                 # Fast path: every cell a number or a null spelling, parsed by numpy in C.
                 nulls = self.nulls
                 flags = [c in nulls for c in cells]

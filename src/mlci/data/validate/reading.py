@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+from itertools import islice
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -171,19 +172,22 @@ def _scan_csv(path: Path, contract: Contract, wanted: dict[str, str | None]) -> 
 
 
 def _rows(reader: Any, width: int, path: Path) -> Iterator[list[list[str]]]:
-    chunk: list[list[str]] = []
-    for row in reader:
-        if len(row) != width:
-            if not row:
-                continue
-            raise InputError(f"row has {len(row)} fields, the header {width}",
-                             file=str(path), line=reader.line_num)
-        chunk.append(row)
-        if len(chunk) == CHUNK:
+    """Chunks of rows; the widths are checked a chunk at a time (in C), and an empty line
+    is skipped."""
+    while True:
+        start = reader.line_num
+        chunk = list(islice(reader, CHUNK))
+        if not chunk:
+            return
+        if set(map(len, chunk)) != {width}:
+            for offset, row in enumerate(chunk):
+                if row and len(row) != width:
+                    # The line is exact unless a quoted field of the chunk spans lines.
+                    raise InputError(f"row has {len(row)} fields, the header {width}",
+                                     file=str(path), line=start + offset + 1)
+            chunk = [row for row in chunk if row]
+        if chunk:
             yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]) -> Source:
