@@ -96,7 +96,8 @@ def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp / "chromium-profile"  # its own profile: parallel runs never share a lock
     return subprocess.run(
         [tool("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}", *args],
+         "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage",
+         f"--user-data-dir={profile}", *args],
         capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -332,3 +332,15 @@ def test_slice_rules_that_gated_nothing_are_marked_review(tmp_path: Path) -> Non
     assert change[0].status == "REVIEW" and "no slice" in change[0].numbers
     small = next(d for d in change if d.label == "region=a: accuracy")
     assert small.status == "-" and "not gated" in small.numbers
+
+
+def test_many_rows_keep_every_failure_and_say_what_is_left_out() -> None:
+    names = [f"m{i:02d}" for i in range(45)]
+    spec = {"metrics": {n: {"min": 0.5} for n in names}}
+    cand = dict.fromkeys(names, 0.9) | {"m40": 0.1, "m44": 0.2}
+    report = gate(spec, cand, dict.fromkeys(names, 0.8))
+    text = R.to_markdown(report)
+    (change,) = read(text)
+    assert len(change) == picture.MAX_ROWS
+    assert [d.label for d in change[:2]] == ["m40", "m44"]
+    assert f"... and {45 - picture.MAX_ROWS} more row(s) that passed" in text
