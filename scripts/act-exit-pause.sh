@@ -1,4 +1,5 @@
-# Sourced by each action's step script and by scripts/setup-mlci.sh.
+# Set as BASH_ENV of each stage action's `mlci <stage>` step (actions/*/action.yml), so
+# bash sources it before the step's one line.
 #
 # Under act, a failing step's last lines can be lost: act's host executor stops reading the
 # step's terminal as soon as the step exits non-zero (nektos/act,

@@ -22,10 +22,13 @@
 #   MLCI_CACHE_DIR      where venvs live (default ${RUNNER_TOOL_CACHE:-$HOME/.cache}/mlci)
 #   GITHUB_PATH, GITHUB_OUTPUT   appended to when set (bin dir; version=<x>)
 #
-# The venv directory is keyed by mlci version + Python version + extras; a stamp file in it
-# holds a hash of pyproject.toml and the src/ tree. A venv whose stamp matches is reused with
-# no pip call at all; otherwise it is rebuilt from scratch. The stamp is written last, so an
-# interrupted install is never mistaken for a good one.
+# A cached venv is immutable. Its directory names mlci's version, the Python version, the
+# extras and a hash of the source (pyproject.toml, src/) and of the interpreter's path. It is
+# built in a temporary directory beside it and renamed into place when complete, so no job
+# ever sees a half-built venv, and a venv that exists is never deleted or rebuilt: two jobs
+# sharing a tool cache -- with the same source or different ones -- cannot break each other.
+# A venv that exists is reused with no pip call at all; of two jobs building the same one at
+# once, the first rename wins and the other discards its own copy.
 #
 # Exit codes: 0 ok; 2 bad input (interpreter not found or too old, unknown extra);
 # anything else: the install itself failed (pip's message is in the log).
@@ -44,7 +47,6 @@ fail() {  # fail CODE MESSAGE: a GitHub error annotation (plain text elsewhere),
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 [[ -f "$root/pyproject.toml" && -f "$root/src/mlci/__init__.py" ]] \
     || fail 1 "no mlci source tree at $root (expected pyproject.toml and src/mlci/)"
-source "$root/scripts/act-exit-pause.sh"
 
 # --- inputs -----------------------------------------------------------------------------------
 python_in="${MLCI_SETUP_PYTHON:-python3}"
@@ -89,26 +91,20 @@ source_hash="$(cd "$root" && {
 } | xargs -0 "${sha256[@]}" | "${sha256[@]}" | cut -c1-16)"
 
 cache_dir="${MLCI_CACHE_DIR:-${RUNNER_TOOL_CACHE:-$HOME/.cache}/mlci}"
-venv="$cache_dir/mlci-$version-py$py_version-${extras_csv:-base}"
+key="$(printf '%s\n' "$source_hash" "$python_path" "$extras_csv" | "${sha256[@]}" | cut -c1-16)"
+venv="$cache_dir/mlci-$version-py$py_version-${extras_csv:-base}-$key"
 venv="${venv//,/+}"
-stamp="$venv/.mlci-stamp"
-want_stamp="mlci=$version source=$source_hash python=$python_path extras=$extras_csv"
 exposed="$venv/mlci-bin"     # holds only a symlink to the venv's `mlci`
-
 mkdir -p "$cache_dir"
-# One installer at a time per cache dir (parallel jobs on one runner); flock is Linux-only.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$cache_dir/.lock"
-    flock 9
-fi
+
+build=""
+cleanup() { [[ -z "$build" || ! -e "$build" ]] || rm -rf -- "$build"; }   # only our own temp dir
+trap 'code=$?; cleanup; ((code == 0)) || [[ "${ACT:-}" != true ]] || sleep 0.5' EXIT
 
 install_venv() {
-    if [[ -e "$venv" ]]; then
-        say "cached venv $venv is $1; rebuilding"
-        rm -rf "$venv"
-    fi
     local spec="$root" start
     [[ -z "$extras_csv" ]] || spec="${root}[${extras_csv}]"
+    build="$(mktemp -d "$cache_dir/.build-XXXXXXXX")"
     say "installing mlci $version (${extras_csv:-no extras}) with Python $py_version into $venv"
     start=$(date +%s)
     # --no-compile: bytecode is written on first import instead, only for what mlci imports.
@@ -116,30 +112,49 @@ install_venv() {
     # pip >= 22.3 can install into another interpreter (--python): a venv without its own pip
     # skips ensurepip (~5 s). The caller's environment is only read, never written.
     if "$python_path" -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' >/dev/null 2>&1; then
-        "$python_path" -m venv --without-pip "$venv" >&2 \
+        "$python_path" -m venv --without-pip "$build" >&2 \
             || fail 2 "'$python_in' cannot create a venv (on Debian/Ubuntu: apt-get install python3-venv)"
-        "$python_path" -m pip --python "$venv/bin/python" "${pip_args[@]}" >&2
+        "$python_path" -m pip --python "$build/bin/python" "${pip_args[@]}" >&2
     else
-        "$python_path" -m venv "$venv" >&2 \
+        "$python_path" -m venv "$build" >&2 \
             || fail 2 "'$python_in' cannot create a venv (on Debian/Ubuntu: apt-get install python3-venv)"
-        "$venv/bin/python" -m pip "${pip_args[@]}" >&2
+        "$build/bin/python" -m pip "${pip_args[@]}" >&2
     fi
+    # A venv finds its prefix from where its python lives, so it survives the rename; only
+    # the scripts pip wrote name the build path (in their #! line): point them at the venv.
+    local script
+    while IFS= read -r script; do
+        [[ -f "$script" && ! -L "$script" ]] || continue
+        sed -i.bak "s|$build/|$venv/|g" "$script" && rm -f -- "$script.bak"
+    done < <(grep -Il -- "$build/" "$build"/bin/* 2>/dev/null || true)
     # Only `mlci` is exposed on PATH: the venv's python/pip must not shadow the caller's.
-    mkdir -p "$exposed"
-    ln -sfn "$venv/bin/mlci" "$exposed/mlci"
-    printf '%s\n' "$want_stamp" >"$stamp"
-    say "installed in $(( $(date +%s) - start ))s"
+    mkdir -p "$build/mlci-bin"
+    ln -sfn "$venv/bin/mlci" "$build/mlci-bin/mlci"
+    printf 'mlci=%s source=%s python=%s extras=%s\n' "$version" "$source_hash" "$python_path" \
+        "$extras_csv" >"$build/.mlci-stamp"
+    # The rename is the commit: atomic, and it fails when the venv exists already (another
+    # job finished the same build first; its venv is as good as ours and may be in use).
+    if "$python_path" -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$build" "$venv" 2>/dev/null; then
+        build=""
+        say "installed in $(( $(date +%s) - start ))s"
+    else
+        say "another job installed $venv first; using it"
+        cleanup; build=""
+    fi
 }
 
 installed=""
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" && -x "$exposed/mlci" ]]; then
-    if installed="$("$exposed/mlci" --version 2>/dev/null)"; then
-        say "reusing cached venv $venv (mlci $version, Python $py_version, source $source_hash)"
-    else
-        install_venv "broken (its mlci does not run)"
-    fi
+if [[ -x "$exposed/mlci" ]] && installed="$("$exposed/mlci" --version 2>/dev/null)"; then
+    say "reusing cached venv $venv (mlci $version, Python $py_version, source $source_hash)"
 else
-    install_venv "stale or incomplete"
+    if [[ -e "$venv" ]]; then
+        # Broken (e.g. its interpreter was removed): set aside, never deleted, since a job
+        # may still have it open; clearing the tool cache reclaims it.
+        aside="$(mktemp -u "$cache_dir/.broken-XXXXXXXX")"
+        say "cached venv $venv does not run; moving it to $aside"
+        mv -- "$venv" "$aside" 2>/dev/null || true
+    fi
+    install_venv
 fi
 if [[ -z "$installed" ]]; then
     installed="$("$exposed/mlci" --version 2>&1)" || fail 1 "the installed mlci does not run: $installed"

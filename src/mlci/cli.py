@@ -36,8 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                     "exit 0 promote, 1 reject, 3 review")),
     "evaluate": ("mlci.commands.evaluate",
                  "score a registered model on a dataset: a predictions file for the gate"),
-    "canary": ("mlci.commands.canary", "roll a candidate out by a growing share of traffic, "
-               "checked every interval; roll back on a failed check (run|step|status|abort)"),
+    "canary": ("mlci.commands.canary", ("roll a candidate out by a growing share of traffic, "
+               "checked every interval; roll back on a failed check (run|step|status|abort)")),
 }
 
 
@@ -48,7 +48,7 @@ class CommandModule(Protocol):
 
 
 def common_options() -> argparse.ArgumentParser:
-    """Options every command accepts (DESIGN.md: --config, --tracking-uri, --json)."""
+    """Options every command accepts (--config, --tracking-uri, --json)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config", metavar="FILE", default=None,
@@ -110,10 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mlci.escape import guard_streams
 
     guard_streams()   # no line mlci prints can act as a CI workflow command (mlci.escape)
-    parser, loaded = build_parser(argv)
     from mlci import ci
 
     try:
+        # Inside the try: a command module that fails to import is a crash (exit 2), never
+        # an exit code that reads as a verdict.
+        parser, loaded = build_parser(argv)
         command = _selected_command(argv)
         seen: set[str] = set()
         if command is not None:

@@ -111,6 +111,7 @@ needs no network; any other remote action would be fetched from GitHub and must 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -165,7 +166,7 @@ def which(tool: str) -> str:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _plain_python_dir(path: str) -> str | None:
     """A directory whose `python3`/`python` are the interpreter behind a pyenv shim, or None
     when `python3` on `path` is no shim. pyenv runs `pyenv rehash` after each
@@ -264,10 +265,8 @@ def _run(cmd: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: floa
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
             out.seek(0)
             tail = out.read().decode("utf-8", "replace")[-6000:]
@@ -401,7 +400,7 @@ def _workflow_file(repo: Path, workflow: str | Path | Mapping[str, Any]) -> Path
 def run_act(repo: Path, workflow: str | Path | Mapping[str, Any], *, event: str = "push",
             job: str | None = None, env: Mapping[str, str] | None = None,
             secrets: Mapping[str, str] | None = None, inputs: Mapping[str, str] | None = None,
-            vars: Mapping[str, str] | None = None,  # noqa: A002 - GitHub's name
+            vars: Mapping[str, str] | None = None,
             event_payload: Mapping[str, Any] | None = None, actor: str | None = None,
             timeout: float = 600) -> ActResult:
     repo = Path(repo)

@@ -72,7 +72,7 @@ def test_gate_action_verdicts_outputs_and_exit_status(make_repo, act) -> None:
     expected_jobs["bad-fail-on"] = "failure"
     assert result.job_results == expected_jobs, result.log
 
-    for name, (_, fail_on, verdict, status) in CASES.items():
+    for name, (_, _fail_on, verdict, status) in CASES.items():
         log = result.step_log("after", job=name)
         # the action's outputs, read by a later step through steps.gate.outputs.*
         assert f"verdict={verdict}" in log, (name, log)
@@ -90,8 +90,47 @@ def test_gate_action_verdicts_outputs_and_exit_status(make_repo, act) -> None:
     assert any(a.job == "reject-never" and "fail-on is never" in a.message for a in warnings)
     errors = [a for a in result.annotations if a.level == "error"]
     assert any(a.job == "reject-fails" and "verdict reject" in a.message for a in errors)
-    assert any(a.job == "review-fails" and "verdict review (fail-on: review)" in a.message
+    assert any(a.job == "review-fails" and "verdict review fails (--fail-on review)" in a.message
                for a in errors)
-    assert any(a.job == "bad-fail-on" and "input 'fail-on' must be reject, review or never, "
-               "got 'sometimes'" in a.message for a in errors), (errors, result.log)
+    # a bad input is refused by mlci itself, naming the flag, the variable and the value
+    assert any(a.job == "bad-fail-on" and "--fail-on: expected one of reject, review, never, "
+               "got 'sometimes' (from $MLCI_INPUT_GATE_FAIL_ON)" in a.message
+               for a in errors), (errors, result.log)
     assert not result.summary(job="bad-fail-on")
+
+
+CRASH_WORKFLOW = f"""on: push
+permissions: {{}}
+jobs:
+  crash:
+    runs-on: ubuntu-latest
+    steps:
+{CHECKOUT}      - id: gate
+        continue-on-error: true
+        uses: ./actions/gate
+        with:
+          spec: gate.yml
+          candidate: metrics/reject.json
+          baseline: metrics/baseline.json
+          fail-on: never
+      - id: after
+        env:
+          MLCI_T_OUTCOME: ${{{{ steps.gate.outcome }}}}
+          MLCI_T_VERDICT: ${{{{ steps.gate.outputs.verdict }}}}
+        run: echo "outcome=$MLCI_T_OUTCOME verdict=[$MLCI_T_VERDICT]"
+"""
+
+
+def broken_gate_files() -> dict[str, object]:
+    """An mlci whose `gate` cannot even be imported: `mlci --version` works (the setup
+    passes), `mlci gate` crashes before it could decide anything."""
+    return {**files(), "src/mlci/commands/gate.py": "import mlci_no_such_module  # broken\n"}
+
+
+def test_a_crash_is_never_a_verdict_even_with_fail_on_never(make_repo, act) -> None:
+    repo = make_repo(broken_gate_files())
+    result = act(repo, CRASH_WORKFLOW)
+    log = result.step_log("after", job="crash")
+    assert "outcome=failure verdict=[]" in log, result.log
+    assert "No module named 'mlci_no_such_module'" in result.log
+    assert not any("passing because" in a.message for a in result.annotations)

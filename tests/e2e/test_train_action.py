@@ -7,6 +7,10 @@ model-uri; the run's tags carry the commit act checked out) and one whose comman
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +36,7 @@ jobs:
         with:
           engine: podman
           seed: "7"
-          data: data
+          data: data/**/*.csv
           env: |
             EPOCHS=12
             LEARNING_RATE=0.05
@@ -59,8 +63,26 @@ jobs:
 """
 
 
-def project_files() -> dict[str, Path]:
-    return {name: PROJECT / name for name in ("mlci.yml", "Containerfile", "train.py", "data")}
+# A glob over nested directories: mlci expands it, never a shell, so every platform mounts
+# and fingerprints the same three files (a POSIX shell would read ** as * and find one).
+DATA_GLOB = "data/**/*.csv"
+
+
+def project_files() -> dict[str, Path | str]:
+    files: dict[str, Path | str] = {
+        name: PROJECT / name for name in ("mlci.yml", "Containerfile", "train.py", "data")}
+    files["data/nested/deeper/extra.csv"] = "id,x1,x2,y\n900,0.5,0.5,1\n"
+    return files
+
+
+def cli_fingerprint(repo: Path, *patterns: str) -> str:
+    """The fingerprint `mlci data-change` computes for these paths, run here, on the CLI."""
+    out = subprocess.run([sys.executable, "-m", "mlci", "data-change", "--json",
+                          "--paths", *patterns], cwd=repo, capture_output=True, text=True,
+                         check=True, env={**os.environ, "MLCI_PLATFORM": "terminal"}).stdout
+    data = json.loads(out)
+    assert data["files"] == 3, data       # train.csv, holdout.csv, nested/deeper/extra.csv
+    return str(data["fingerprint"])
 
 
 def test_train_action_under_act(make_repo, act, mlflow_server: MlflowServer) -> None:
@@ -83,6 +105,7 @@ def test_train_action_under_act(make_repo, act, mlflow_server: MlflowServer) -> 
     assert run.info.status == "FINISHED"
     tags = run.data.tags
     assert tags["mlci.seed"] == "7" and tags["mlci.engine"] == "podman"
+    assert tags["mlci.data_fingerprint"] == cli_fingerprint(repo, DATA_GLOB)
     assert tags["mlci.image_digest"] == outputs["image-digest"]
     head = (repo / ".git" / "refs" / "heads" / "main").read_text().strip()
     assert tags["mlci.git_commit"] == head

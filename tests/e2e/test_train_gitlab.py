@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.test_train_action import DATA_GLOB, cli_fingerprint, project_files
 from tests.services import MlflowServer
 from tests.train_support import ensure_base_image
-
-from tests.e2e.test_train_action import project_files
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +21,7 @@ include:
       stage: train
       mlci-install: {wheel}
       engine: podman
-      data: data
+      data: data/**/*.csv
       seed: "11"
       env: |
         EPOCHS=8
@@ -33,7 +32,7 @@ include:
       mlci-install: {wheel}
       engine: podman
       train-image: localhost/mlci-test-base
-      command: echo going down; exit 3
+      command: echo "going down, outputs in $MLCI_OUTPUT_DIR"; exit 3
       experiment: e2e-gitlab-fails
       outputs: broken-outputs
 # A later job sees the run through the train job's dotenv report.
@@ -69,9 +68,13 @@ def test_train_template_under_gitlab_ci_local(make_repo, gitlab, mlci_wheel,
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags["mlci.seed"] == "11" and run.data.tags["mlci.engine"] == "podman"
+    # the same glob, the same three files, the same fingerprint as the CLI (and the action)
+    assert run.data.tags["mlci.data_fingerprint"] == cli_fingerprint(repo, DATA_GLOB)
     assert run.data.params["epochs"] == "8"
 
     assert result.jobs.get("broken-train") == "FAIL", result.jobs
     failed_id = result.dotenv["broken-train"]["MLCI_RUN_ID"]
     assert client.get_run(failed_id).info.status == "FAILED"
     assert "the training command failed with exit code 3" in result.job_log("broken-train")
+    # inputs arrive literally (expand: false): the container's shell expanded the variable
+    assert "going down, outputs in /outputs" in result.job_log("broken-train")
