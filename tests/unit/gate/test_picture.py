@@ -183,7 +183,27 @@ def check_against_json(report: dict[str, Any]) -> list[list[Drawn]]:
         bracket = d.column("[")
         if bracket is not None:
             assert (point < bracket) == want["outside"], d  # outside the band iff it failed
+    if report["fairness"]:
+        check_fairness(report, panels[1])
     return panels
+
+
+def check_fairness(report: dict[str, Any], drawn: list[Drawn]) -> None:
+    """Each group's gap to the best group (recall: greater is better), marked iff beyond the
+    allowed difference and the rule failed."""
+    f = report["fairness"]
+    (rule,) = [r for r in report["rules"] if r["section"] == "fairness"]
+    values = {f"{f['column']}={g['value']}": g["candidate"][f["metric"]] for g in f["groups"]}
+    best = max(values.values())
+    assert {d.label for d in drawn} == set(values)
+    for d in drawn:
+        gap = values[d.label] - best
+        assert d.value == pytest.approx(gap, rel=5e-3, abs=5e-5), d
+        assert (d.column("oX") == d.zero) == (gap == 0), d
+        beyond = gap < -rule["threshold"]
+        marked = {"fail": "FAIL" if rule["severity"] == "block" else "REVIEW"}.get(
+            rule["outcome"], "pass")
+        assert d.status == (marked if beyond else "pass"), d
 
 
 def test_reject_shows_the_failing_slice_first(tmp_path: Path) -> None:
