@@ -114,16 +114,20 @@ class ColumnBuilder:
             if not self._numeric_nulls:
                 # Fast path: every cell a number or a null spelling, parsed by numpy in C.
                 nulls = self.nulls
-                flags = [c in nulls for c in cells]
-                filler = "nan" if self.want == "number" else "0"
-                cleaned = [filler if f else c for c, f in zip(cells, flags, strict=True)] \
-                    if any(flags) else cells
+                flags: list[bool] | None = None
+                if nulls.isdisjoint(cells):
+                    cleaned = cells
+                else:
+                    flags = [c in nulls for c in cells]
+                    filler = "nan" if self.want == "number" else "0"
+                    cleaned = [filler if f else c for c, f in zip(cells, flags, strict=True)]
                 try:
                     values = np.array(cleaned, dtype=dtype)
                 except (ValueError, OverflowError):
                     pass
                 else:
-                    null = np.array(flags, dtype=bool)
+                    null = np.array(flags, dtype=bool) if flags is not None else \
+                        np.zeros(values.size, dtype=bool)
                     if self.want == "number":
                         null |= np.isnan(values)
                     self.pieces.append(Piece(self.want, values, null, source))
