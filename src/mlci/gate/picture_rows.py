@@ -185,6 +185,8 @@ def _fairness_panel(report: dict[str, Any], f: dict[str, Any]) -> Panel:
     name, gib = f["metric"], _gib(report, f["metric"])
     rules = [r for r in report["rules"] if r["section"] == "fairness"]
     failed = _status([r for r in rules if r["outcome"] == "fail"])
+    # a group inside the band passed, if the rule was evaluated at all (not "not gated")
+    gated = "pass" if any(r["outcome"] in ("pass", "fail") for r in rules) else "none"
     values = [g["candidate"].get(name) for g in f["groups"] if g["gated"]]
     defined = [v for v in values if v is not None]
     best = (max(defined) if gib else min(defined)) if defined else None
@@ -203,7 +205,7 @@ def _fairness_panel(report: dict[str, Any], f: dict[str, Any]) -> Panel:
         value = g["candidate"].get(name)
         label = f"{f['column']}={g['value']}"
         if g["missing"]:
-            rows.append(Row(label, failed if failed != "none" else "none", None,
+            rows.append(Row(label, failed, None,
                             note=f"{g['n']} example(s) without a value: never dropped"))
         elif not g["gated"]:
             rows.append(Row(label, "none", None,
@@ -212,11 +214,15 @@ def _fairness_panel(report: dict[str, Any], f: dict[str, Any]) -> Panel:
             rows.append(Row(label, failed, None, note=f"{name} undefined"))
         else:
             gap = (value - best) if gib else (best - value)
-            row = Row(label, "pass" if rules else "none", gap, lower=lower,
+            row = Row(label, gated, gap, lower=lower,
                       note="" if gib else "lower is better")
             outside = lower is not None and gap < lower - 1e-9 * max(1.0, abs(lower))
             rows.append(Row(label, failed, gap, lower=lower, note=row.note)
                         if outside and failed != "none" else row)
+    for r in rules:  # a rule that failed or went to review with no group to blame
+        status = _status([r])
+        if status in ("fail", "review") and not any(x.status == status for x in rows):
+            rows.append(Row(f"{f['column']}: {r['check']}", status, None, note=r["message"]))
     title = (f"Fairness: {name} of each {f['column']} group minus the best group's ({name} "
              "units); the best is at 0, worse to the left")
     return Panel(title, False, rows)

@@ -364,3 +364,22 @@ def test_many_rows_keep_every_failure_and_say_what_is_left_out() -> None:
     assert len(change) == picture.MAX_ROWS
     assert [d.label for d in change[:2]] == ["m40", "m44"]
     assert f"... and {45 - picture.MAX_ROWS} more row(s) that passed" in text
+
+
+def test_fairness_with_one_gated_group_marks_no_group_as_passing(tmp_path: Path) -> None:
+    ids = list(range(60))
+    labels = [i % 2 for i in ids]
+    groups = ["a"] * 50 + ["b"] * 10  # b is below min_group_size: fewer than 2 groups gated
+    cand = write_predictions(tmp_path / "c.csv", ids, labels, labels, g=groups)
+    base = write_predictions(tmp_path / "b.csv", ids, labels, labels, g=groups)
+    spec = {"fairness": {"column": "g", "metric": "recall", "max_difference": 0.1,
+                         "min_group_size": 20}}
+    report = gate(spec, {}, {}, cand_pred=str(cand), base_pred=str(base))
+    (rule,) = [r for r in report["rules"] if r["section"] == "fairness"]
+    assert rule["outcome"] in ("review", "not_gated")
+    _, fairness = read(R.to_markdown(report))
+    groups = [(d.label, d.status) for d in fairness if d.label.startswith("g=")]
+    assert groups == [("g=a", "-"), ("g=b", "-")]  # no group passed a rule that did not run
+    if rule["outcome"] == "review":  # the rule itself is the marked row, with its reason
+        assert (fairness[0].label, fairness[0].status) == ("g: max_difference", "REVIEW")
+        assert fairness[0].numbers.startswith("fewer than 2 groups")
