@@ -323,7 +323,10 @@ def test_any_name_keeps_the_block_closed_and_aligned(names: list[str],
     spec = {"metrics": {n: {"min": 0.0, "max_regression": "5%"} for n in names}}
     cand = {n: values[i] for i, n in enumerate(names)}
     base = {n: values[i + 3] for i, n in enumerate(names)}
-    lines = picture.markdown(gate(spec, cand, base))
+    report = gate(spec, cand, base)
+    lines = picture.markdown(report)
+    marked = {line[:6].strip() for line in lines}
+    assert (report["verdict"] == "reject") == ("FAIL" in marked)  # the picture says the verdict
     fence = lines[2].removesuffix("text")
     assert lines[-2] == fence and set(fence) == {"`"}
     body = lines[3:-2]
