@@ -129,7 +129,7 @@ def test_mostly_tolerates_a_share_of_failing_values(tmp_path: Path, fmt: str,
     code, report = run(tmp_path, capsys, fmt, columns, text)
     assert code == 1
     [violation] = report["violations"]
-    assert violation["observed"] == "-2 below (2 of 100 non-null value(s))"
+    assert violation["observed"] == "-2 (2 of 100 value(s) below)"
     assert violation["expected"] == ">= 0 for at least 0.99 of the values"
     # mostly on the column applies to every row-wise rule of it.
     column_wide = "columns:\n  x: {type: float, min: 0, max: 97, mostly: 0.95}\n"
@@ -158,7 +158,7 @@ def test_the_summary_and_annotations_list_warnings(tmp_path: Path,
     code, _ = run(tmp_path, capsys, "csv", columns,
                   "columns:\n  x: {type: float, max: 10, severity: warn}\n")
     assert code == 0
-    assert "| x | max | 50 above" in (tmp_path / "summary.md").read_text()
+    assert "| x | max | 50 (1 value(s) above) | <= 10 | warn |" in (tmp_path / "summary.md").read_text()
     outputs = (tmp_path / "out.txt").read_text().splitlines()
     assert outputs[outputs.index(next(o for o in outputs if o.startswith("valid<<"))) + 1] \
         == "true"

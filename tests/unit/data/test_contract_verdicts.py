@@ -108,7 +108,7 @@ def test_messages_show_the_exact_values(tmp_path: Path,
     code, report = validate(capsys, spec, [data])
     assert code == 1
     found = {v["rule"]: v for v in report["violations"]}
-    assert found["max"]["observed"].startswith("1.0000001 above")
+    assert found["max"]["observed"] == "1.0000001 (1 value(s) above)"
     assert found["max"]["expected"] == "<= 1"
     assert found["max_null_ratio"]["observed"].startswith("0.3333333333333333 (1 of 3")
     assert found["max_null_ratio"]["expected"] == "<= 0.333333"

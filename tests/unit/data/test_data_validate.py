@@ -121,7 +121,7 @@ def test_a_violation_lists_observed_and_expected(tmp_path: Path) -> None:
     spec = load_contract(contract(tmp_path, BASE))
     [v] = check(read_table([data], spec), spec).violations
     assert v.to_json() == {"column": "age", "rule": "min",
-                           "observed": "12 below (2 of 4 non-null value(s))",
+                           "observed": "12 (2 value(s) below)",
                            "expected": ">= 18", "severity": "block"}
 
 

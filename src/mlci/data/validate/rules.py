@@ -30,13 +30,15 @@ class ColumnCheck:
         sev = severity or self.spec.rule(rule.split(".")[0])[1]
         self.result.add(Violation(self.name, rule, observed, expected, sev))
 
-    def row_rule(self, rule: str, failing: int, observed: str, expected: str) -> None:
-        """Count the rule; a violation when more than 1 - mostly of the values fail it."""
+    def row_rule(self, rule: str, failing: int, observed: str, expected: Any) -> None:
+        """Count the rule; a violation when more than 1 - mostly of the values fail it.
+        `observed` may hold `{n}`: the failing count ("3", or "3 of 100" with a tolerance)."""
         self.result.checks += 1
         mostly, severity = self.spec.rule(rule)
         if failing and (self.total == 0 or (self.total - failing) / self.total < mostly):
-            self.fail(rule, f"{observed} ({failing} of {self.total} non-null value(s))",
-                      expected + tolerance(mostly), severity)
+            count = f"{failing}" if mostly >= 1 else f"{failing} of {self.total}"
+            self.fail(rule, observed.replace("{n}", count),
+                      f"{expected}{tolerance(mostly)}" if mostly < 1 else expected, severity)
 
     # -- the rules ------------------------------------------------------------------------
     def run(self) -> bool:
@@ -116,8 +118,9 @@ class ColumnCheck:
                 self.valid[self.valid > edge]
             worst = (beyond.min() if rule == "min" else beyond.max()) if beyond.size else None
             shown_limit = self._text_of(edge) if self.data.kind == "datetime" else show(limit)
-            self.row_rule(rule, int(beyond.size), f"{self._text_of(worst)}"
-                          f" {'below' if rule == 'min' else 'above'}" if worst is not None
+            verb = "below" if rule == "min" else "above"
+            self.row_rule(rule, int(beyond.size),
+                          f"{self._text_of(worst)} ({{n}} value(s) {verb})" if worst is not None
                           else "", f"{'>=' if rule == 'min' else '<='} {shown_limit}")
 
     def _counts(self) -> np.ndarray:
@@ -139,7 +142,9 @@ class ColumnCheck:
         top = sorted(outside.items(), key=lambda kv: -kv[1])
         shown = ", ".join(f"{k!r} x{n}" for k, n in top[:5]) + \
             (f" and {len(top) - 5} more" if len(top) > 5 else "")
-        self.row_rule("allowed", sum(outside.values()), shown, f"one of {allowed}")
+        tolerant = self.spec.rule("allowed")[0] < 1
+        self.row_rule("allowed", sum(outside.values()),
+                      shown + (" ({n} value(s))" if tolerant else ""), sorted(allowed))
 
     def _allowed_value(self, text: str) -> Any:
         kind = self.data.kind
@@ -153,7 +158,7 @@ class ColumnCheck:
     def unique(self) -> None:
         distinct = int(np.unique(self.valid).size)
         dups = self.total - distinct
-        self.row_rule("unique", dups, "duplicate(s)", "unique values")
+        self.row_rule("unique", dups, "{n} duplicate(s)", "unique")
 
     def text_rules(self) -> None:
         counts = self._counts()
@@ -161,7 +166,7 @@ class ColumnCheck:
         if self.spec.pattern is not None:
             regex = re.compile(self.spec.pattern)
             bad = [(c, n) for c, n in used if not regex.fullmatch(c)]
-            self.row_rule("pattern", sum(n for _, n in bad), "e.g. " + ", ".join(
+            self.row_rule("pattern", sum(n for _, n in bad), "{n} value(s), e.g. " + ", ".join(
                 repr(c) for c, _ in bad[:3]) if bad else "", f"matches {self.spec.pattern!r}")
         for rule, limit in (("min_length", self.spec.min_length),
                             ("max_length", self.spec.max_length)):
@@ -170,7 +175,8 @@ class ColumnCheck:
             bad = [(c, n) for c, n in used
                    if (len(c) < limit if rule == "min_length" else len(c) > limit)]
             worst = (min if rule == "min_length" else max)((len(c) for c, _ in bad), default=0)
-            self.row_rule(rule, sum(n for _, n in bad), f"length {worst}" if bad else "",
+            self.row_rule(rule, sum(n for _, n in bad),
+                          f"length {worst} ({{n}} value(s))" if bad else "",
                           f"{'>=' if rule == 'min_length' else '<='} {limit} characters")
 
     def moments(self) -> None:
