@@ -114,8 +114,11 @@ def test_messages_show_the_exact_values(tmp_path: Path,
     assert found["max_null_ratio"]["expected"] == "<= 0.333333"
 
 
-def test_a_utf8_bom_is_not_part_of_the_first_column(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("reader", ["pure", "arrow"])
+def test_a_utf8_bom_is_not_part_of_the_first_column(tmp_path: Path, reader: str,
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLCI_CSV_READER", reader)
     data = tmp_path / "d.csv"
     data.write_bytes("\ufeffid,x\n1,2\n".encode())
     spec = contract(tmp_path, "extra_columns: forbid\ncolumns:\n  id: {type: integer}\n"

@@ -120,3 +120,13 @@ def test_psi_rule_sees_missing_values(tmp_path: Path,
     text = "columns:\n  x: {type: float}\ndrift: {reference: ref.parquet, method: psi}\n"
     code, report = run(tmp_path, capsys, text, {"x": holes}, {"x": values})
     assert code == 1 and rules(report) == {("x", "drift.psi")}
+
+
+def test_a_column_picks_its_own_method(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(6)
+    text = TYPED.replace("{type: float}", "{type: float, drift: psi}").replace(
+        "{type: category}", "{type: category, drift: false}")
+    code, report = run(tmp_path, capsys, text, frame(rng, 3000), frame(rng, 3000))
+    assert code == 0 and set(report["drift"]) == {"x"}
+    assert report["drift"]["x"]["method"] == "psi"
