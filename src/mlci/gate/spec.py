@@ -187,6 +187,16 @@ class GateSpec(_Strict):
     predictions: PredictionColumns = Field(
         default_factory=lambda: PredictionColumns.model_validate({}))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode(cls, data: Any) -> Any:
+        # every path (a spec file, mlci.yml's gate:) refuses what no report could be written in
+        found = _not_unicode(data, "")
+        if found:
+            raise ValueError(f"{found[0] + ': ' if found[0] else ''}{found[1]} is not valid "
+                             "Unicode text (it holds a lone surrogate)")
+        return data
+
     def checks_something(self) -> bool:
         """Whether any rule can say no: a spec without one would promote anything."""
         def limited(rule: MetricRule) -> bool:
@@ -260,7 +270,7 @@ def _not_unicode(data: Any, path: str) -> tuple[str, str] | None:
     items: list[tuple[Any, Any]] = list(data.items()) if isinstance(data, dict) else \
         list(enumerate(data)) if isinstance(data, list) else []
     for key, value in items:
-        where = f"{path}.{ascii(key) if isinstance(key, str) else key}".lstrip(".")
+        where = f"{path}.{ascii(key)[1:-1] if isinstance(key, str) else key}".lstrip(".")
         found = _not_unicode(key, where) if isinstance(key, str) else None
         found = found or _not_unicode(value, where)
         if found:

@@ -380,6 +380,14 @@ def surrogate_json(path: Path) -> None:
     path.write_text('{"acc\\ud800": 0.9, "accuracy": 0.9}', encoding="utf-8")
 
 
+def test_a_lone_surrogate_in_mlci_yml_gate_is_an_input_error(env: Path) -> None:
+    (env / "mlci.yml").write_text('gate:\n  metrics: {"acc\\ud800": {min: 0.5}}\n')
+    write_json(env / "m.json", {"accuracy": 0.9})
+    done = mlci(env, "--candidate", "m.json", "--report-md", "r.md")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "mlci.yml" in done.stderr
+
+
 @pytest.mark.parametrize("where", ["candidate", "baseline", "spec"])
 def test_a_lone_surrogate_in_a_metric_name_is_an_input_error(env: Path, where: str) -> None:
     write_json(env / "m.json", {"accuracy": 0.9})
