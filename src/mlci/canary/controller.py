@@ -176,6 +176,9 @@ class Controller:
             if result.rollout is not None and self.lease.held:
                 self.lease.save(result.rollout, self.clock(), release=True)
             return result
+        except Busy as busy:     # another process created or took the rollout meanwhile
+            return Result(BUSY, f"the rollout of {self.model} was taken over by {busy}; "
+                          "this run stopped there")
         finally:
             self.lease.release()
 

@@ -347,3 +347,14 @@ def test_a_rollback_interrupted_by_a_failing_target_is_finished_later(tmp_path: 
     assert rig.state()["phase"] == "rolling-back" and rig.state()["holder"] is None
     del rig.target.finish
     assert rig.tick(1).outcome == ROLLED_BACK and rig.target.finished == ["rolled-back"]
+
+
+def test_two_first_ticks_creating_the_rollout_at_once_one_wins(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    first, second = rig.controller(), rig.controller()
+    # both read "no rollout yet"; the first creates it, the second's create is refused
+    second.lease.acquire = lambda now: None  # type: ignore[method-assign]
+    assert first.tick().outcome == IN_PROGRESS
+    result = second.tick()
+    assert result.outcome == BUSY and "taken over" in result.message
+    assert rig.target.weights == [10]
