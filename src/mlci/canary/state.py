@@ -118,8 +118,11 @@ class S3Store:
             raise InputError(f"expected s3://bucket/path/to/state.json, got {uri!r}",
                              key="deploy.state")
         self.bucket, self.key, self.where = bucket, key, uri
-        import boto3
-
+        try:
+            import boto3
+        except ImportError:
+            raise InputError("an s3:// rollout state needs boto3: install mlci[s3]",
+                             key="deploy.state") from None
         self.client = boto3.client("s3")
 
     def _fail(self, what: str, error: Exception) -> ServiceError:
