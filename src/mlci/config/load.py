@@ -60,7 +60,11 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
     if env.get("MLCI_CONFIG"):
         return find_config(env["MLCI_CONFIG"], {})
     default = Path(DEFAULT_NAME)
-    return default if default.is_file() else None
+    try:
+        return default if default.is_file() else None
+    except OSError as error:   # e.g. a working directory this user may not read
+        raise ConfigError(f"cannot look for {DEFAULT_NAME} in the working directory: "
+                          f"{error.strerror or error}", file=DEFAULT_NAME) from None
 
 
 def env_overrides(env: Mapping[str, str], top_keys: set[str]) -> dict[str, tuple[str, Any]]:
