@@ -1,0 +1,129 @@
+"""CSV in one streaming pass, in chunks of rows, into compact column pieces.
+
+With pyarrow installed (the `parquet` extra) its multi-threaded reader does the pass; if it
+refuses a file (a cell it cannot convert, a ragged row, an encoding), the pure reader (the
+`csv` module and numpy) reads that file, so the verdict and the messages are the same either
+way. `MLCI_CSV_READER=pure` forces the pure reader.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from mlci.data.contract import Contract
+from mlci.data.validate.columns import ColumnBuilder
+from mlci.data.validate.sources import EveryColumn, Source, add_arrow
+from mlci.errors import InputError
+
+CHUNK = 65_536
+_NAN_SPELLINGS = ["nan", "NaN", "NAN", "+nan", "-nan", "+NaN", "-NaN", "+NAN", "-NAN"]
+
+
+def _delimiter(path: Path, contract: Contract) -> str:
+    if path.suffix.lower() == ".tsv" and contract.csv.delimiter == ",":
+        return "\t"
+    return contract.csv.delimiter
+
+
+def _encoding(contract: Contract) -> str:
+    # A UTF-8 BOM is not part of the first column's name.
+    enc = contract.csv.encoding
+    return "utf-8-sig" if enc.lower().replace("_", "-") in ("utf-8", "utf8") else enc
+
+
+def _check_header(path: Path, header: list[str] | None) -> list[str]:
+    if header is None:
+        raise InputError("empty CSV file: no header row", file=str(path))
+    if len(set(header)) != len(header):
+        dup = [h for h, n in Counter(header).items() if n > 1]
+        raise InputError(f"duplicate column names in the header: {dup}", file=str(path),
+                         line=1)
+    return header
+
+
+def scan_csv(path: Path, contract: Contract, wanted: dict[str, str | None]) -> Source:
+    if os.environ.get("MLCI_CSV_READER", "") != "pure":
+        fast = _scan_csv_arrow(path, contract, wanted)
+        if fast is not None:
+            return fast
+    return _scan_csv_pure(path, contract, wanted)
+
+
+def _rows(reader: Any, width: int, path: Path) -> Iterator[list[list[str]]]:
+    """Chunks of rows; the widths are checked a chunk at a time (in C), and an empty line
+    is skipped."""
+    while True:
+        start = reader.line_num
+        chunk = list(islice(reader, CHUNK))
+        if not chunk:
+            return
+        if set(map(len, chunk)) != {width}:
+            for offset, row in enumerate(chunk):
+                if row and len(row) != width:
+                    # The line is exact unless a quoted field of the chunk spans lines.
+                    raise InputError(f"row has {len(row)} fields, the header {width}",
+                                     file=str(path), line=start + offset + 1)
+            chunk = [row for row in chunk if row]
+        if chunk:
+            yield chunk
+
+
+def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]) -> Source:
+    nulls = set(contract.csv.null_values)
+    try:
+        with open(path, newline="", encoding=_encoding(contract)) as handle:
+            reader = csv.reader(handle, delimiter=_delimiter(path, contract))
+            header = _check_header(path, next(reader, None))
+            keep = [(i, name) for i, name in enumerate(header) if name in wanted]
+            builders = {name: ColumnBuilder(name, wanted[name], nulls) for _, name in keep}
+            rows = 0
+            for chunk in _rows(reader, len(header), path):
+                rows += len(chunk)
+                columns = list(zip(*chunk, strict=True))
+                for i, name in keep:
+                    builders[name].add_text(columns[i], str(path))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read CSV: {exc}", file=str(path)) from None
+    return Source(path, "csv", header, rows, {n: b.pieces for n, b in builders.items()},
+                  {n: b.codes for n, b in builders.items()})
+
+
+def _scan_csv_arrow(path: Path, contract: Contract,
+                    wanted: dict[str, str | None]) -> Source | None:
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+    except ImportError:
+        return None
+    if _encoding(contract) != "utf-8-sig" or isinstance(wanted, EveryColumn):
+        return None
+    kinds = {n: ColumnBuilder(n, t, set()).want for n, t in wanted.items()}
+    types = {n: pa.float64() if k == "number" else pa.int64() if k == "integer"
+             else pa.dictionary(pa.int32(), pa.string()) for n, k in kinds.items()}
+    nulls = list(dict.fromkeys([*contract.csv.null_values, *_NAN_SPELLINGS]))
+    try:
+        reader = pcsv.open_csv(
+            str(path), read_options=pcsv.ReadOptions(block_size=1 << 24),
+            parse_options=pcsv.ParseOptions(delimiter=_delimiter(path, contract),
+                                            newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types=types, null_values=nulls, strings_can_be_null=True,
+                quoted_strings_can_be_null=False, include_columns=None))
+        header = _check_header(path, reader.schema.names)
+        builders = {n: ColumnBuilder(n, wanted[n], set(contract.csv.null_values))
+                    for n in header if n in wanted}
+        rows = 0
+        for batch in reader:
+            rows += batch.num_rows
+            for name, builder in builders.items():
+                add_arrow(builder, batch.column(name), str(path), from_csv=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, InputError):
+        return None  # the pure reader gives the exact message or the cell's type violation
+    return Source(path, "csv", header, rows, {n: b.pieces for n, b in builders.items()},
+                  {n: b.codes for n, b in builders.items()})
