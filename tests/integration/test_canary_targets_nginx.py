@@ -122,6 +122,7 @@ def test_a_canary_that_refuses_connections_is_counted_against_the_canary(
     target.prepare(STABLE_REF, CANARY_REF, {})
     target.set_weight(50)
     pair[1].stop()
+    assert "canary model server" in (target.health() or "")
     start = time.time()
     replies = send(url(target), 60)
     by_variant = Counter((r.variant, r.status) for r in replies)

@@ -10,20 +10,22 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# one left-to-right scan, as str.format reads it: `{{` and `}}` are literal braces
+_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def unknown_placeholders(argv: Sequence[str], known: set[str]) -> list[str]:
-    return sorted({name for arg in argv for name in _PLACEHOLDER.findall(arg)} - known)
+    names = {match.group(1) for arg in argv for match in _TOKEN.finditer(arg)}
+    return sorted(names - known - {None})
 
 
 def substitute(argv: Sequence[str], values: Mapping[str, str]) -> list[str]:
-    """Each `{name}` replaced by its value; `{{` and `}}` stay literal braces."""
-    def one(arg: str) -> str:
-        parts = re.split(r"(\{\{|\}\})", arg)
-        return "".join({"{{": "{", "}}": "}"}.get(part) or
-                       _PLACEHOLDER.sub(lambda m: values[m.group(1)], part) for part in parts)
-    return [one(arg) for arg in argv]
+    """Each `{name}` replaced by its value (never substituted again)."""
+    def token(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)[0]
+        return values[match.group(1)]
+    return [_TOKEN.sub(token, arg) for arg in argv]
 
 
 def run(argv: Sequence[str], *, cwd: Path, timeout: float,

@@ -9,6 +9,7 @@ traffic; the next rollout names it as `stable` in mlci.yml.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,27 @@ class NginxTarget:
         self._apply(weight)
 
     def health(self) -> str | None:
+        problems = [f"the {label} model server {address} refuses connections"
+                    for label, address in (("stable", self.settings.stable),
+                                           ("canary", self.settings.canary))
+                    if not _accepts(address)]
         if serving_generation(self.settings.listen) is None:
-            return f"the router does not answer on {self.settings.listen}"
-        return None
+            problems.append(f"the router does not answer on {self.settings.listen}")
+        return "; ".join(problems) or None
 
     def finish(self, outcome: str) -> None:
         if outcome not in ("promoted", "rolled-back"):
             raise TargetError(f"unknown outcome {outcome!r}")
         self._apply(100.0 if outcome == "promoted" else 0.0)
+
+
+def _accepts(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=3):
+            return True
+    except OSError:
+        return False
 
 
 def _resolve(base_dir: Path, path: str) -> Path:
