@@ -27,3 +27,13 @@ def test_the_page_shows_every_target_and_source() -> None:
 def test_each_example_is_a_valid_deploy_section(block: str) -> None:
     text = block if block.startswith("deploy:") else "deploy:\n  target: local\n" + block
     Deploy.model_validate(yaml.safe_load(text)["deploy"])
+
+
+def test_the_command_example_renders_to_json() -> None:
+    import json
+
+    from mlci.canary.targets.argv import substitute
+
+    deploy = yaml.safe_load(next(b for b in BLOCKS if "target: command" in b))["deploy"]
+    argv = substitute(deploy["command"]["set_weight"], {"weight": "5"})
+    assert json.loads(argv[-1]) == {"spec": {"predictor": {"canaryTrafficPercent": 5}}}
