@@ -1,6 +1,6 @@
 """The exception hierarchy. A message is what the user reads; the exit code is fixed per class.
 
-Exit codes (DESIGN.md): 0 success, 1 the check said no, 2 bad input or configuration, 3 review.
+Exit codes: 0 success, 1 the check said no, 2 bad input or configuration, 3 review.
 `mlci.cli.main` is the one place that turns an exception into an exit code.
 """
 
@@ -16,9 +16,12 @@ class MlciError(Exception):
         self, message: str, *, file: str | None = None, key: str | None = None,
         line: int | None = None,
     ) -> None:
+        from mlci.redact import redact
+
+        message = redact(message)   # no error message ever carries a credential
         super().__init__(message)
         self.message = message
-        self.file = file
+        self.file = redact(file) if file else file
         self.key = key
         self.line = line
 
@@ -40,7 +43,8 @@ class ConfigError(InputError):
 
 
 class ServiceError(MlciError):
-    """A service mlci depends on (registry, object store, container engine) failed or is unreachable.
+    """A service mlci depends on (registry, object store, container engine) failed or is
+    unreachable.
 
     Exit 2: it is not a verdict, and it never lets anything through.
     """

@@ -1,6 +1,6 @@
 """Which MLflow tracking store a command talks to when none is configured.
 
-DESIGN.md: the embedded default is a local SQLite store. That store lives in the full
+The embedded default is a local SQLite store. That store lives in the full
 `mlflow` package (SQLAlchemy); mlci's own runtime has only the client, `mlflow-skinny`, so
 without it an unset URI is a configuration error with a clear way out, never a traceback.
 """
@@ -11,26 +11,11 @@ import importlib.util
 from pathlib import Path
 
 from mlci.errors import ConfigError
+from mlci.redact import strip_credentials
+
+__all__ = ["LOCAL_STORE_FILE", "resolve_tracking_uri", "strip_credentials"]
 
 LOCAL_STORE_FILE = "mlruns.db"
-
-
-def strip_credentials(uri: str | None) -> str:
-    """A URI fit for a log line or an error message: without its user-info, where a
-    password or token would be (`https://user:secret@host/x` -> `https://host/x`)."""
-    if not uri:
-        return "(MLflow's default tracking URI)"
-    start = uri.find("://")
-    if start < 0:
-        return uri
-    start += 3
-    end = len(uri)
-    for mark in "/?#":
-        found = uri.find(mark, start)
-        if found >= 0:
-            end = min(end, found)
-    # the last "@" ends the user-info: a password may hold an unescaped "@"
-    return uri[:start] + uri[start:end].rpartition("@")[2] + uri[end:]
 
 
 def resolve_tracking_uri(configured: str | None) -> str:

@@ -49,9 +49,11 @@ def test_readme_stays_a_front_door() -> None:
 
 
 def test_the_user_facing_files_cite_nothing_outside_the_repository() -> None:
-    """README, docs/, the actions and the templates explain themselves."""
+    """README, docs/, the actions, the templates, the code and its tests explain themselves."""
     files = [ROOT / "README.md", ROOT / "action.yml", *ROOT.glob("docs/*.md"),
-             *ROOT.glob("actions/*/action.yml"), *ROOT.glob("gitlab-templates/*.yml")]
+             *ROOT.glob("actions/*/action.yml"), *ROOT.glob("gitlab-templates/*.yml"),
+             *ROOT.glob("src/**/*.py"),
+             *(f for f in ROOT.glob("tests/**/*.py") if f.resolve() != Path(__file__).resolve())]
     citing = [str(f.relative_to(ROOT)) for f in files
               if "DESIGN.md" in f.read_text(encoding="utf-8")]
     assert citing == []

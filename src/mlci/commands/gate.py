@@ -151,6 +151,13 @@ def run(args: argparse.Namespace) -> int:
     _write(args.openmetrics, report.to_openmetrics(result))
     platform.summary(markdown)
     outputs = {"verdict": result["verdict"]}
+    if candidate.run_id:   # the candidate's run keeps the report: promote finds it there
+        from mlci.gate.record import record
+        from mlci.gate.result import GateReport
+        from mlci.registry.client import Registry
+
+        where = record(Registry(tracking_uri), GateReport.from_dict(result), markdown)
+        outputs["report-uri"] = f"runs:/{candidate.run_id}/{where}"
     outputs["report-json"] = str(Path(args.report_json).resolve()) if args.report_json else ""
     outputs["report-md"] = str(Path(args.report_md).resolve()) if args.report_md else ""
     platform.set_outputs(outputs)

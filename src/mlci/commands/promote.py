@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expect-current", metavar="VERSION",
                         help="refuse (exit 1) unless the alias points to VERSION ('none': unset); "
                         "default: the baseline version in --gate-report")
-    parser.add_argument("--gate-report", metavar="FILE", help="the gate's JSON report")
+    parser.add_argument("--gate-report", metavar="FILE",
+                        help="the gate's JSON report (default: the latest report mlci gate "
+                        "recorded on the candidate's run)")
     parser.add_argument("--approved", action="store_true",
                         help="a human approved this promotion (needed for a review verdict)")
     parser.add_argument("--override", action="store_true",
@@ -78,9 +80,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _gate_verdict(args: argparse.Namespace) -> str:
-    from mlci.registry.promote import read_gate_report
+    from mlci.registry.promote import find_gate_report, read_gate_report
 
-    if not args.gate_report:
-        raise InputError("--verdicts needs the gate's verdict: give --gate-report FILE",
+    if args.gate_report:
+        return read_gate_report(args.gate_report).verdict
+    registry, model, _ = model_alias(args, registry_for, deploy=True)
+    found = find_gate_report(registry, model, args.candidate)   # recorded on the run by the gate
+    if found is None:
+        raise InputError("--verdicts needs the gate's verdict: give --gate-report FILE, or gate "
+                         "the candidate's run first (mlci gate records its report there)",
                          key="--verdicts")
-    return read_gate_report(args.gate_report).verdict
+    return found.verdict

@@ -9,5 +9,7 @@ cheap: no numpy, MLflow or boto3 until a command needs them.
 from __future__ import annotations
 
 # Names the train/promote stages use to record the data a model version was trained on.
-FINGERPRINT_TAG = "mlci.data_fingerprint"
-MANIFEST_ARTIFACT = "mlci/data-manifest.json"
+from mlci.names import DATA_FINGERPRINT as FINGERPRINT_TAG
+from mlci.names import MANIFEST_ARTIFACT
+
+__all__ = ["FINGERPRINT_TAG", "MANIFEST_ARTIFACT"]

@@ -18,14 +18,13 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlci.data import FINGERPRINT_TAG, MANIFEST_ARTIFACT
 from mlci.data.manifest import Manifest
-from mlci.errors import InputError, ServiceError
+from mlci.errors import InputError
 
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
@@ -129,52 +128,31 @@ def from_git(ref: str, root: Path, write_path: str | None) -> Baseline:
     return _from_text(ref, show.stdout.decode("utf-8"), f"{rev}:{path}")
 
 
-def tracking_uri(explicit: str | None) -> str:
-    from mlci.tracking import resolve_tracking_uri
+def from_model(ref: str, uri: str | None) -> Baseline:
+    from mlci.registry.client import NotFound, Registry
 
-    return resolve_tracking_uri(explicit or os.environ.get("MLFLOW_TRACKING_URI"))
-
-
-def from_model(ref: str, uri: str) -> Baseline:
     match = _MODELS.match(ref)
     if not match:
         raise InputError(f"expected models:/NAME@ALIAS or models:/NAME/VERSION, got {ref!r}",
                          key="--against")
-    try:
-        from mlflow.exceptions import MlflowException
-        from mlflow.tracking import MlflowClient
-    except ImportError:
-        raise InputError("--against models:/... needs MLflow: pip install mlflow",
-                         key="--against") from None
     name, alias, version = match["name"], match["alias"], match["version"]
-    client = MlflowClient(tracking_uri=uri)
+    registry = Registry(uri)
     try:
-        mv = (client.get_model_version_by_alias(name, alias) if alias
-              else client.get_model_version(name, version))
-    except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            return Baseline(ref, origin=ref, note=f"{ref} does not exist yet: no baseline")
-        raise ServiceError(f"model registry at {uri}: {exc.message}", key="--against") from None
-    except Exception as exc:  # noqa: BLE001 - connection errors surface as many types
-        raise ServiceError(f"model registry at {uri} unreachable: {exc}",
-                           key="--against") from None
+        mv = (registry.call("get_model_version_by_alias", name, alias) if alias
+              else registry.call("get_model_version", name, version))
+    except NotFound:
+        return Baseline(ref, origin=ref, note=f"{ref} does not exist yet: no baseline")
     origin = f"{ref} (version {mv.version}, run {mv.run_id})"
     details = {"model": name, "version": str(mv.version), "run_id": mv.run_id}
     fingerprint = (mv.tags or {}).get(FINGERPRINT_TAG)
     text = None
     if mv.run_id:
-        try:
-            if not fingerprint:
-                fingerprint = client.get_run(mv.run_id).data.tags.get(FINGERPRINT_TAG)
-            with tempfile.TemporaryDirectory(prefix="mlci-baseline-") as tmp:
-                local = client.download_artifacts(mv.run_id, MANIFEST_ARTIFACT, tmp)
-                text = Path(local).read_text(encoding="utf-8")
-        except MlflowException:
-            text = None  # no manifest artifact: compare fingerprints only
-        except OSError:
-            text = None
-        except Exception as exc:  # noqa: BLE001 - any other failure: the registry's
-            raise ServiceError(f"model registry at {uri}: {exc}", key="--against") from None
+        if not fingerprint:
+            try:
+                fingerprint = registry.call("get_run", mv.run_id).data.tags.get(FINGERPRINT_TAG)
+            except NotFound:
+                fingerprint = None
+        text = registry.artifact_text(mv.run_id, MANIFEST_ARTIFACT)
     if text is not None:
         baseline = _from_text(ref, text, origin + f" artifact {MANIFEST_ARTIFACT}")
         if fingerprint and fingerprint != baseline.fingerprint:
@@ -193,7 +171,7 @@ def from_model(ref: str, uri: str) -> Baseline:
 
 def resolve(ref: str, *, root: Path, write_path: str | None, uri: str | None) -> Baseline:
     if ref.startswith("models:/"):
-        return from_model(ref, tracking_uri(uri))
+        return from_model(ref, uri or os.environ.get("MLFLOW_TRACKING_URI"))
     if ref.startswith("git:"):
         return from_git(ref, root, write_path)
     return from_file(ref, root)

@@ -4,10 +4,12 @@ Modules, in the order data flows through them:
 
 - `spec`        the gate spec (pydantic; importable without numpy, so `mlci schema` stays light)
 - `sources`     candidate/baseline metrics from MLflow or JSON files
-- `predictions` per-example prediction files, joined on an id column
+- `tables`      prediction file columns (CSV or Parquet) read into arrays, ids as written
+- `predictions` per-example prediction files: task, labels, joined on an id column
+- `checks`      evidence checked before any rule: a spec that checks nothing, names, refs
 - `metrics`     metrics computed from predictions (overall, per slice, per group)
 - `stats`       paired confidence intervals: exact multinomial bootstrap, DeLong for ROC AUC
-- `decide`      rules -> outcomes -> verdict, exactly as DESIGN.md "Gate semantics"
+- `decide`      rules -> outcomes -> verdict, exactly as docs/gate.md describes
 - `engine`      glue: everything above into one `GateResult`
 - `report`      Markdown, JSON, JUnit XML and OpenMetrics renderings of that result
 

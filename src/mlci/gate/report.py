@@ -1,6 +1,7 @@
 """Renderings of a gate result: Markdown, JSON, JUnit XML and OpenMetrics text.
 
-All four render the same dict (engine.run_gate), so they never disagree. Metric names, slice
+All four render the same report (`mlci.gate.result.GateReport`, or its JSON object as
+`engine.run_gate` returns it), so they never disagree. Metric names, slice
 values, refs and messages come from users: each format escapes them its own way (Markdown
 tables, the picture's code block, XML, OpenMetrics label values). Nothing here is random or dated,
 so the same inputs give byte-identical reports.
@@ -13,9 +14,13 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from mlci.gate import picture
+
+if TYPE_CHECKING:
+    from mlci.gate.result import GateReport
 
 ICON = {"promote": "✅", "review": "⚠️", "reject": "❌"}
 # The heavy minus is a deliberate emoji, like the other icons.
@@ -85,7 +90,15 @@ def _side(side: dict[str, Any] | None) -> str:
     return ", ".join(parts)
 
 
-def to_markdown(report: dict[str, Any]) -> str:
+def as_data(report: GateReport | Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON object of a report (the renderers read it, so they never disagree)."""
+    from mlci.gate.result import GateReport
+
+    return report.to_dict() if isinstance(report, GateReport) else dict(report)
+
+
+def to_markdown(report: GateReport | Mapping[str, Any]) -> str:
+    report = as_data(report)
     verdict = report["verdict"]
     lines = [f"## {ICON[verdict]} mlci gate: **{verdict}**", ""]
     lines += [f"- **Candidate:** {_side(report['candidate'])}",
@@ -142,16 +155,18 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def to_json(report: dict[str, Any]) -> str:
-    return json.dumps(_finite(report), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+def to_json(report: GateReport | Mapping[str, Any]) -> str:
+    return json.dumps(_finite(as_data(report)), indent=2, allow_nan=False,
+                      ensure_ascii=False) + "\n"
 
 
 def _xml(text: Any) -> str:
     return _XML_BAD.sub("\ufffd", str(text))
 
 
-def to_junit(report: dict[str, Any]) -> str:
+def to_junit(report: GateReport | Mapping[str, Any]) -> str:
     """One test case per rule: GitLab's MR test widget and GitHub test reporters show the gate."""
+    report = as_data(report)
     rules = report["rules"]
     failures = sum(r["outcome"] in ("fail", "review") for r in rules)
     skipped = sum(r["outcome"] in ("skip", "not_gated") for r in rules)
@@ -181,8 +196,9 @@ def _label(value: Any) -> str:
     return str(value).replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
 
 
-def to_openmetrics(report: dict[str, Any]) -> str:
+def to_openmetrics(report: GateReport | Mapping[str, Any]) -> str:
     """OpenMetrics text, for GitLab's `artifacts:reports:metrics`."""
+    report = as_data(report)
     out = ["# TYPE mlci_gate_verdict gauge",
            "# HELP mlci_gate_verdict 1 for the verdict the gate gave"]
     for verdict in ("promote", "review", "reject"):

@@ -23,12 +23,8 @@ Fail-closed rules:
   "no baseline".
 - A candidate reference that does not exist, a missing run, or a pinned version that does
   not exist is an `InputError` (exit 2).
-- MLflow's HTTP client retries transient failures (connection errors, 429 and 5xx) with
-  exponential backoff. Its defaults wait minutes; mlci bounds them, for the duration of the
-  calls made here and only where the user has not set them, to
-  ``MLFLOW_HTTP_REQUEST_MAX_RETRIES=3``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=1``,
-  ``MLFLOW_HTTP_REQUEST_TIMEOUT=30`` (about 7 s of backoff for a closed port; at most about
-  2 minutes for a registry that accepts connections and never answers).
+- Registry calls go through `mlci.registry.client.Registry`: connection errors, timeouts and
+  5xx are retried within ``$MLCI_REGISTRY_TIMEOUT`` (default 60 s), then `Unreachable`.
 
 MLflow (``mlflow-skinny`` is enough) is imported only when a ``runs:/`` or ``models:/``
 reference is resolved.
@@ -37,27 +33,14 @@ reference is resolved.
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from mlci.errors import InputError, ServiceError
-from mlci.tracking import strip_credentials
+from mlci.errors import InputError, MlciError, ServiceError
 
 __all__ = ["MetricSource", "NoBaseline", "load_metrics", "parse_ref"]
-
-# Bounded retries of MLflow's HTTP client (used only where the user has not set them).
-RETRY_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-}
 
 _MODEL_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)/?$")
 _MODEL_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
@@ -129,6 +112,8 @@ def _load_json(ref: str, *, role: str) -> MetricSource:
     path = Path(ref)
     if not path.exists():
         raise InputError(f"{role} metrics file not found ({REF_HELP})", file=ref)
+    if not path.is_file():  # a FIFO or device would block the read forever
+        raise InputError(f"cannot read {role} metrics file: not a regular file", file=ref)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -151,84 +136,37 @@ def _json_type(value: Any) -> str:
 
 # -- the MLflow registry ---------------------------------------------------------------------------
 
-@contextmanager
-def bounded_retries() -> Iterator[None]:
-    """MLflow's HTTP retry settings bounded for this block, unless the user set them."""
-    added = [name for name in RETRY_DEFAULTS if name not in os.environ]
-    for name in added:
-        os.environ[name] = RETRY_DEFAULTS[name]
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
-
-
 class _Registry:
     def __init__(self, tracking_uri: str | None, *, role: str) -> None:
-        from mlci.tracking import resolve_tracking_uri
+        from mlci.registry.client import Registry
 
-        self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.role = role
+        self.registry = Registry(tracking_uri)
+        self.where = self.registry.where
+
+    def _get(self, what: str, method: str, *args: Any) -> Any:
+        """One registry call. NotFound is re-raised for the caller to judge; every other
+        failure is a ServiceError naming what was being read."""
+        from mlci.registry.client import Conflict, NotFound, Refused
+
         try:
-            from mlflow.tracking import MlflowClient
-        except ImportError:
-            raise InputError(
-                "reading metrics from MLflow needs the MLflow client: pip install "
-                "mlflow-skinny (or mlflow)", key=role) from None
-        self.where = strip_credentials(self.tracking_uri)
-        try:
-            # The registry URI follows MLflow's own rules ($MLFLOW_REGISTRY_URI, else the
-            # tracking URI).
-            self.client = MlflowClient(tracking_uri=self.tracking_uri)
-        except Exception as error:  # noqa: BLE001 - a bad URI is bad input, not a verdict
-            raise InputError(f"cannot use tracking URI {self.where}: {self._text(error)}",
-                             key="registry.tracking_uri") from None
-        scheme = urlsplit(self.tracking_uri).scheme
-        self.remote = scheme in ("http", "https") or scheme.startswith("databricks")
+            return self.registry.call(method, *args)
+        except NotFound:
+            raise
+        except Refused as error:
+            if getattr(error.__cause__, "error_code", "") == "INVALID_PARAMETER_VALUE":
+                # the registry's own answer that a name or alias is invalid: bad input
+                raise InputError(f"{what}: rejected by the registry: {error.message}",
+                                 key=self.role) from None
+            raise self._failed(what, error) from None
+        except (ServiceError, Conflict) as error:
+            raise self._failed(what, error) from None
 
-    # An error body the registry itself produced that says "no such resource". A 404 with a
-    # body that is not an MLflow error (a wrong URL, a proxy page) is not that.
-    def _not_found(self, error: BaseException) -> bool:
-        from mlflow.exceptions import MlflowException, RestException
-
-        if not isinstance(error, MlflowException):
-            return False
-        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-            return False
-        return isinstance(error, RestException) or not self.remote
-
-    def _invalid(self, error: BaseException) -> bool:
-        from mlflow.exceptions import MlflowException, RestException
-
-        return (isinstance(error, MlflowException) and error.error_code == "INVALID_PARAMETER_VALUE"
-                and (isinstance(error, RestException) or not self.remote))
-
-    def _text(self, error: BaseException) -> str:
-        text = getattr(error, "message", None) or str(error) or type(error).__name__
-        text = " ".join(str(text).split())
-        if self.tracking_uri:
-            text = text.replace(self.tracking_uri, self.where)
-            parts = urlsplit(self.tracking_uri)
-            if parts.password:
-                text = text.replace(parts.password, "***")
-        return text[:500]
-
-    def _service_error(self, what: str, error: BaseException) -> ServiceError:
+    def _failed(self, what: str, error: MlciError) -> ServiceError:
         return ServiceError(
-            f"MLflow registry at {self.where} failed while reading {what}: {self._text(error)} "
+            f"MLflow registry at {self.where} failed while reading {what}: {error.message} "
             f"(no verdict without the {self.role}'s metrics; check the tracking URI, the "
             "server and its credentials)", key=self.role)
-
-    def _call(self, what: str, fn: Any, *args: Any) -> Any:
-        """Call the client; registry failures become ServiceError, not-found is re-raised."""
-        with bounded_retries():
-            try:
-                return fn(*args)
-            except Exception as error:
-                if self._not_found(error) or self._invalid(error):
-                    raise
-                raise self._service_error(what, error) from None
 
     # -- resolution -------------------------------------------------------------------------
     def resolve(self, parsed: ParsedRef) -> MetricSource:
@@ -253,45 +191,40 @@ class _Registry:
                             run_id=run_id)
 
     def _model_version(self, parsed: ParsedRef) -> Any:
+        from mlci.registry.client import NotFound
+
         assert parsed.name is not None
         if parsed.kind == "alias":
             try:
-                return self._call(f"alias {parsed.alias!r} of model {parsed.name!r}",
-                                  self.client.get_model_version_by_alias, parsed.name,
-                                  parsed.alias)
-            except ServiceError:
-                raise
-            except Exception as error:  # noqa: BLE001 - not found / invalid (see _call)
+                return self._get(f"alias {parsed.alias!r} of model {parsed.name!r}",
+                                 "get_model_version_by_alias", parsed.name, parsed.alias)
+            except NotFound as error:
                 first = error
-            # The registry said no (MLflow answers a missing alias with INVALID_PARAMETER_VALUE,
-            # a missing model with RESOURCE_DOES_NOT_EXIST). "No baseline" is decided only on
-            # a positive answer: the model does not exist, or it exists without that alias.
+            # "No baseline" is decided only on a positive answer: the model does not exist,
+            # or it exists without that alias.
             missing = self._alias_missing(parsed.name, str(parsed.alias))
             if not missing:
-                raise InputError(f"{parsed.ref}: rejected by the registry: "
-                                 f"{self._text(first)}", key=self.role)
+                raise InputError(f"{parsed.ref}: rejected by the registry: {first.message}",
+                                 key=self.role)
             message = f"{parsed.ref}: {missing} in {self.where}"
             if self.role == "baseline":
                 raise NoBaseline(message, key=self.role)
             raise InputError(message, key=self.role)
         try:
-            return self._call(f"version {parsed.version} of model {parsed.name!r}",
-                              self.client.get_model_version, parsed.name, parsed.version)
-        except ServiceError:
-            raise
-        except Exception as error:  # noqa: BLE001
+            return self._get(f"version {parsed.version} of model {parsed.name!r}",
+                             "get_model_version", parsed.name, parsed.version)
+        except NotFound as error:
             raise InputError(f"{parsed.ref}: no such model version in {self.where} "
-                             f"({self._text(error)})", key=self.role) from None
+                             f"({error.message})", key=self.role) from None
 
     def _alias_missing(self, name: str, alias: str) -> str | None:
         """Why the alias cannot resolve, if the registry confirms it does not exist; else None."""
+        from mlci.registry.client import NotFound
+
         try:
-            model = self._call(f"registered model {name!r}", self.client.get_registered_model,
-                               name)
-        except ServiceError:
-            raise
-        except Exception as error:  # noqa: BLE001 - not found / invalid (see _call)
-            return f"no registered model {name!r}" if self._not_found(error) else None
+            model = self._get(f"registered model {name!r}", "get_registered_model", name)
+        except NotFound:
+            return f"no registered model {name!r}"
         aliases = getattr(model, "aliases", None)
         if not isinstance(aliases, dict):
             return None  # cannot confirm: not a "first model"
@@ -302,26 +235,25 @@ class _Registry:
         return f"registered model {name!r} has no alias {alias!r} yet"
 
     def _run_metrics(self, run_id: str, ref: str) -> dict[str, object]:
+        from mlci.registry.client import NotFound
+
         try:
-            run = self._call(f"run {run_id}", self.client.get_run, run_id)
-        except ServiceError:
-            raise
-        except Exception as error:  # noqa: BLE001
+            run = self._get(f"run {run_id}", "get_run", run_id)
+        except NotFound as error:
             raise InputError(f"{self.role} {ref}: run {run_id!r} not found in {self.where} "
-                             f"({self._text(error)})", key=self.role) from None
+                             f"({error.message})", key=self.role) from None
         return dict(run.data.metrics)  # the latest value of each metric
 
     def _logged_model_metrics(self, model_id: str, ref: str) -> dict[str, object]:
-        getter = getattr(self.client, "get_logged_model", None)
-        if getter is None:  # pragma: no cover - MLflow < 3 has no logged models
-            return {}
+        from mlci.registry.client import NotFound
+
+        if getattr(self.registry.client, "get_logged_model", None) is None:
+            return {}  # pragma: no cover - MLflow < 3 has no logged models
         try:
-            model = self._call(f"logged model {model_id}", getter, model_id)
-        except ServiceError:
-            raise
-        except Exception as error:  # noqa: BLE001
+            model = self._get(f"logged model {model_id}", "get_logged_model", model_id)
+        except NotFound as error:
             raise InputError(f"{self.role} {ref}: logged model {model_id!r} not found in "
-                             f"{self.where} ({self._text(error)})", key=self.role) from None
+                             f"{self.where} ({error.message})", key=self.role) from None
         latest: dict[str, tuple[int, int, object]] = {}
         for metric in getattr(model, "metrics", None) or []:
             order = (int(metric.step or 0), int(metric.timestamp or 0))

@@ -37,7 +37,6 @@ candidate, no separate tag write per promotion. ``scripts/bench/promote_bench.py
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -120,30 +119,40 @@ class GateReport:
 
 
 def read_gate_report(path: str) -> GateReport:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(f"cannot read the gate report: {error.strerror or error}",
-                         file=path) from None
-    except ValueError as error:
-        raise InputError(f"the gate report is not valid JSON: {error}", file=path) from None
-    if not isinstance(data, dict) or data.get("verdict") not in ("promote", "review", "reject"):
-        got = data.get("verdict") if isinstance(data, dict) else type(data).__name__
-        raise InputError(f"expected 'promote', 'review' or 'reject', got {got!r}", file=path,
-                         key="verdict")
-    baseline = data.get("baseline")
-    known, version = False, None
-    if isinstance(baseline, dict) and "model_version" in baseline:
-        known = True
-        raw = baseline.get("model_version")
-        version = None if raw in (None, "") else str(raw)
-    elif baseline is None and "baseline" in data:
-        known = True   # no baseline at all: the first model
-    candidate = data.get("candidate")
-    run_id = candidate.get("run_id") if isinstance(candidate, dict) else None
+    """The policy's view of the gate's typed report (`mlci.gate.result`); a malformed report
+    is an input error (exit 2)."""
+    from mlci.gate.result import GateReport as Report
+
+    return policy_view(Report.read(path), path)
+
+
+def find_gate_report(registry: Registry, model: str, candidate: str) -> GateReport | None:
+    """The latest gate report recorded on the candidate's run (`mlci.gate.record`), or None.
+
+    The candidate is ``runs:/<id>/<path>`` (its run) or a version number of `model` (the run
+    that produced it); a version without a run has no recorded report."""
+    from mlci.gate.record import latest
+
+    match = _RUNS_URI.match(candidate.strip())
+    if match:
+        run_id: str | None = match.group(1)
+    else:
+        version = registry.model_version(model, candidate.strip()) \
+            if candidate.strip().isdigit() else None
+        run_id = getattr(version, "run_id", None) or None
+    if not run_id:
+        return None
+    found = latest(registry, run_id)
+    return policy_view(found[0], found[1]) if found else None
+
+
+def policy_view(report: Any, where: str) -> GateReport:
+    """What the promotion policy needs of a `mlci.gate.result.GateReport`."""
     link = os.environ.get("MLCI_GATE_REPORT_URL") or None
-    return GateReport(path=path, verdict=data["verdict"], baseline_known=known,
-                      baseline_version=version, candidate_run_id=run_id or None, link=link)
+    return GateReport(path=where, verdict=report.verdict,
+                      baseline_known=report.baseline_stated,
+                      baseline_version=report.baseline_version,
+                      candidate_run_id=report.candidate.run_id, link=link)
 
 
 def _policy(report: GateReport | None, *, approved: bool, override: bool, reason: str | None,
@@ -255,7 +264,9 @@ def promote(registry: Registry, *, model: str, candidate: str, alias: str,
     `alias` -- with a deploy target the gate compares against champion while promote queues
     the candidate on `canary` (mlci.canary.registry)."""
     check_model_name(model)
-    report = read_gate_report(gate_report) if gate_report else None
+    # --gate-report wins; else the report the gate recorded on the candidate's run, if any
+    report = read_gate_report(gate_report) if gate_report else \
+        find_gate_report(registry, model, candidate)
     actor = actor_of(platform)
     verdict, approved_by = _policy(report, approved=approved, override=override, reason=reason,
                                    actor=actor,

@@ -13,10 +13,11 @@ Importing this package is cheap: no MLflow or boto3 until a run needs them.
 
 from __future__ import annotations
 
-LINEAGE_ARTIFACT = "mlci/lineage.json"
-MANIFEST_ARTIFACT = "mlci/data-manifest.json"
-MODEL_ARTIFACT = "model"
+from mlci.names import LINEAGE_ARTIFACT, MANIFEST_ARTIFACT, MODEL_ARTIFACT
 
-# Where the contract puts things inside the container (DESIGN.md).
+__all__ = ["CONTAINER_DATA_DIR", "CONTAINER_OUTPUT_DIR", "LINEAGE_ARTIFACT",
+           "MANIFEST_ARTIFACT", "MODEL_ARTIFACT"]
+
+# Where the contract puts things inside the container (docs/train.md).
 CONTAINER_DATA_DIR = "/data"
 CONTAINER_OUTPUT_DIR = "/outputs"

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlci import names
 from mlci.errors import InputError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -65,7 +66,9 @@ def git_facts(directory: Path, ci_commit: str | None = None) -> dict[str, Any]:
     facts["dirty"] = None if status is None else bool(status)
     remote = run("config", "--get", "remote.origin.url")
     if remote:
-        facts["repository"] = re.sub(r"//[^/@]+@", "//", remote)  # never record credentials
+        from mlci.redact import redact
+
+        facts["repository"] = redact(remote)  # never record credentials
     return facts
 
 
@@ -136,15 +139,15 @@ def tags(predicate: Mapping[str, Any]) -> dict[str, str]:
     ci = predicate.get("ci") or {}
     dirty = code.get("dirty")
     out = {
-        "mlci.git_commit": code.get("commit") or "",
-        "mlci.git_dirty": "" if dirty is None else str(bool(dirty)).lower(),
-        "mlci.data_fingerprint": data.get("fingerprint") or "",
-        "mlci.image_digest": image.get("digest") or "",
-        "mlci.containerfile_sha256": image.get("containerfile_sha256") or "",
-        "mlci.seed": str(run.get("seed", "")),
-        "mlci.engine": engine.get("name") or "",
-        "mlci.command": _short(run.get("command") or ""),
-        "mlci.ci_run_url": ci.get("run_url") or "",
+        names.GIT_COMMIT: code.get("commit") or "",
+        names.GIT_DIRTY: "" if dirty is None else str(bool(dirty)).lower(),
+        names.DATA_FINGERPRINT: data.get("fingerprint") or "",
+        names.IMAGE_DIGEST: image.get("digest") or "",
+        names.CONTAINERFILE_SHA256: image.get("containerfile_sha256") or "",
+        names.SEED: str(run.get("seed", "")),
+        names.ENGINE: engine.get("name") or "",
+        names.COMMAND: _short(run.get("command") or ""),
+        names.CI_RUN_URL: ci.get("run_url") or "",
     }
     if code.get("commit"):
         out["mlflow.source.git.commit"] = code["commit"]

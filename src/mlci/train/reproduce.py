@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci.errors import InputError, MlciError, ServiceError
-from mlci.tracking import strip_credentials
+from mlci import names
+from mlci.errors import InputError, ServiceError
+from mlci.registry.client import Conflict, NotFound, Registry
 from mlci.train import LINEAGE_ARTIFACT, lineage
 from mlci.train.runner import (
     Settings,
     TrainResult,
-    mlflow_client,
     snapshot_data,
     train,
 )
@@ -138,23 +137,15 @@ class ReproduceResult:
                 "image_digest": self.reproduction.image_digest, "notes": self.notes}
 
 
-def load_recorded(client: Any, uri: str, run_id: str) -> tuple[Any, dict[str, Any]]:
+def load_recorded(registry: Registry, run_id: str) -> tuple[Any, dict[str, Any]]:
     try:
-        run = client.get_run(run_id)
-    except Exception as error:  # noqa: BLE001 - classified below
-        text = str(error)
-        if "RESOURCE_DOES_NOT_EXIST" in text or "not found" in text.lower():
-            raise InputError(f"no MLflow run {run_id!r} at {strip_credentials(uri)}",
-                             key="RUN_ID") from None
-        raise ServiceError(f"MLflow tracking server {strip_credentials(uri)}: reading run "
-                           f"{run_id}: {text.splitlines()[0][:500] if text else error!r}") from None
-    with tempfile.TemporaryDirectory(prefix="mlci-reproduce-") as tmp:
-        try:
-            path = client.download_artifacts(run_id, LINEAGE_ARTIFACT, tmp)
-        except Exception:  # noqa: BLE001 - no such artifact
-            raise InputError(f"run {run_id} has no {LINEAGE_ARTIFACT}: it was not recorded by "
-                             "mlci train, so there is nothing to reproduce", key="RUN_ID") from None
-        text = Path(path).read_text(encoding="utf-8")
+        run = registry.call("get_run", run_id)
+    except NotFound:
+        raise InputError(f"no MLflow run {run_id!r} at {registry.where}", key="RUN_ID") from None
+    text = registry.artifact_text(run_id, LINEAGE_ARTIFACT)
+    if text is None:
+        raise InputError(f"run {run_id} has no {LINEAGE_ARTIFACT}: it was not recorded by "
+                         "mlci train, so there is nothing to reproduce", key="RUN_ID")
     return run, lineage.parse(text, origin=f"runs:/{run_id}/{LINEAGE_ARTIFACT}")
 
 
@@ -163,8 +154,8 @@ def reproduce(run_id: str, *, tracking_uri: str, base_dir: Path, tolerance: Tole
               timeout: float | None = None, outputs: Path | None = None) -> ReproduceResult:
     from mlci.train.engine import choose
 
-    client = mlflow_client(tracking_uri)
-    run, document = load_recorded(client, tracking_uri, run_id)
+    registry = Registry(tracking_uri)
+    run, document = load_recorded(registry, run_id)
     pred = document["predicate"]
     rec_run, rec_image, rec_data = pred.get("run") or {}, pred.get("image") or {}, \
         pred.get("data") or {}
@@ -182,7 +173,7 @@ def reproduce(run_id: str, *, tracking_uri: str, base_dir: Path, tolerance: Tole
             f"refused: the data fingerprint is {current.fingerprint or '(no data)'} now, but run "
             f"{run_id} was trained on {recorded_fp or '(no data)'} (paths {paths} relative to "
             f"{base_dir}); a reproduction on different data proves nothing",
-            key="mlci.data_fingerprint")
+            key=names.DATA_FINGERPRINT)
 
     # -- the engine and the image -----------------------------------------------------------
     rec_engine = (pred.get("engine") or {}).get("name")
@@ -239,7 +230,7 @@ def reproduce(run_id: str, *, tracking_uri: str, base_dir: Path, tolerance: Tole
         else:
             env[name] = value
 
-    experiment = _experiment_name(client, run.info.experiment_id) or "mlci"
+    experiment = _experiment_name(registry, run.info.experiment_id) or "mlci"
     settings = Settings(
         command=rec_run.get("command") or "", base_dir=base_dir, containerfile=containerfile,
         context=context, image=image, data=paths, seed=int(rec_run.get("seed", 0)),
@@ -248,30 +239,29 @@ def reproduce(run_id: str, *, tracking_uri: str, base_dir: Path, tolerance: Tole
         rec_run.get("timeout_seconds"), network=rec_run.get("network") or "default", env=env,
         cpus=rec_run.get("cpus"), memory=rec_run.get("memory"), tracking_uri=tracking_uri,
         outputs=outputs, run_name=f"reproduce-{run_id[:8]}",
-        extra_tags={"mlci.reproduces": run_id}, pull=True)
+        extra_tags={names.REPRODUCES: run_id}, pull=True)
     new = train(settings)
     if new.image and rec_image.get("id") and new.image.id != rec_image["id"]:
         notes.append(f"the image ID differs: recorded {rec_image['id']}, now {new.image.id}")
     recorded_metrics = {k: float(v) for k, v in run.data.metrics.items()}
     comparison = compare(lineage.subject_digests(document), new.digests, recorded_metrics,
                          new.metrics, tolerance)
-    _tag(client, new.run_id, comparison.result)
+    _tag(registry, new.run_id, comparison.result)
     return ReproduceResult(run_id, new, comparison, tolerance, notes)
 
 
-def _experiment_name(client: Any, experiment_id: str) -> str | None:
+def _experiment_name(registry: Registry, experiment_id: str) -> str | None:
     try:
-        return str(client.get_experiment(experiment_id).name)
-    except Exception:  # noqa: BLE001 - optional, for the message
+        return str(registry.call("get_experiment", experiment_id).name)
+    except NotFound:
         return None
 
 
-def _tag(client: Any, run_id: str, result: str) -> None:
+def _tag(registry: Registry, run_id: str, result: str) -> None:
     try:
-        client.set_tag(run_id, "mlci.reproduce_result", result)
-    except Exception as error:  # the comparison stands; say the tag is missing
-        if isinstance(error, MlciError):
-            raise
+        registry.call("set_tag", run_id, names.REPRODUCE_RESULT, result)
+    except (NotFound, Conflict, ServiceError) as error:
+        # the comparison stands; say the tag is missing
         from mlci import ci
 
         ci.current().warning(f"could not tag run {run_id} with the result: {error}")

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlci import __version__
+from mlci import __version__, names
 from mlci.errors import CheckFailed, InputError, MlciError, ServiceError
 from mlci.tracking import strip_credentials
 from mlci.train import (
@@ -299,15 +299,6 @@ def _relative(path: Path, base: Path) -> str:
         return str(path.resolve())
 
 
-def mlflow_client(uri: str) -> Any:
-    """The MLflow client (reproduce reads runs and artifacts with it)."""
-    try:
-        from mlflow.tracking import MlflowClient
-    except ImportError:
-        raise InputError("this command needs MLflow: pip install mlflow-skinny") from None
-    return MlflowClient(tracking_uri=uri)
-
-
 def _service(what: str, uri: str, error: Exception) -> ServiceError:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return ServiceError(f"MLflow tracking server {strip_credentials(uri)}: {what} failed: "
@@ -545,7 +536,7 @@ def _finish(client: Any, settings: Settings, run_id: str, status: str, message: 
         upload_all(client, run_id, uploads)
         tags = lineage.tags(statement["predicate"])
         if message:
-            tags["mlci.failure"] = message[:4000]
+            tags[names.FAILURE] = message[:4000]
         client.log_batch(run_id, metrics=outputs.metrics if outputs else None,
                          params=outputs.params if outputs else None, tags=tags)
         client.terminate(run_id, status)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlci import __version__
+from mlci import __version__, names
 from mlci.errors import InputError, MlciError, ServiceError
 from mlci.tracking import strip_credentials
 from mlci.train import MANIFEST_ARTIFACT, MODEL_ARTIFACT, lineage
@@ -200,7 +200,7 @@ def train_sagemaker(settings: Settings, *, role: str | None, output: str | None,
         "StoppingCondition": {"MaxRuntimeInSeconds": int(settings.timeout or 86400)},
         "Environment": env,
         "EnableNetworkIsolation": settings.network == "none",
-        "Tags": [{"Key": "mlci.run_id", "Value": run_id}],
+        "Tags": [{"Key": names.SAGEMAKER_RUN_ID, "Value": run_id}],
     }
     status, message = "FAILED", ""
     result_outputs = None

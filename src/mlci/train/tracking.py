@@ -1,5 +1,8 @@
 """The few MLflow tracking calls `mlci train` makes, behind one small interface.
 
+Both go through the registry layer (`mlci.registry.client`): the same retry policy,
+timeout (``$MLCI_REGISTRY_TIMEOUT``) and error vocabulary as every other stage.
+
 Importing MLflow costs one to several seconds of CPU — most of the overhead budget of a
 training run (issue 7: under 2 s around the container). So for an http(s) tracking server,
 mlci speaks MLflow's stable REST API directly (experiments/get-by-name, experiments/create,
@@ -27,14 +30,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlci.errors import InputError, ServiceError
+from mlci.errors import InputError
+from mlci.registry.client import (
+    REQUEST_TIMEOUT_CAP,
+    Conflict,
+    HttpError,
+    NotFound,
+    Refused,
+    Registry,
+    RetryPolicy,
+    timeout_from_env,
+)
 from mlci.tracking import strip_credentials
 
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 BATCH = 100
-TIMEOUT = 120.0
-RETRIES = 3
 
 
 class Tracker:
@@ -105,56 +116,51 @@ class RestTracker(Tracker):
                     cafile=env["MLFLOW_TRACKING_SERVER_CERT_PATH"])
         self.artifact_roots: dict[str, str] = {}
         self._fallback: MlflowTracker | None = None
+        self.policy = RetryPolicy(timeout=timeout_from_env(env))
 
-    # -- transport -----------------------------------------------------------------------
+    # -- transport ----------------------------------------------------------------------
     def _request(self, method: str, path: str, *, body: bytes | None = None,
                  query: Mapping[str, str] | None = None, content_type: str = "application/json",
                  what: str) -> Any:
+        """One REST call through the registry layer's retry policy: NotFound, Conflict,
+        Refused or Unreachable (`mlci.registry.client`) on failure."""
         url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
         headers = dict(self.headers)
         if body is not None:
             headers["Content-Type"] = content_type
-        last: Exception | None = None
-        for attempt in range(RETRIES):
+        timeout = [REQUEST_TIMEOUT_CAP]
+
+        def size(remaining: float) -> None:
+            timeout[0] = self.policy.request_timeout(remaining)
+
+        def once() -> Any:
             request = urllib.request.Request(  # noqa: S310 - http(s) only (see tracker())
                 url, data=body, method=method, headers=headers)
             try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT,  # noqa: S310 - http(s)
+                with urllib.request.urlopen(request, timeout=timeout[0],  # noqa: S310
                                             context=self.context) as response:
                     text = response.read().decode("utf-8") or "{}"
-                    return json.loads(text) if text.lstrip().startswith(("{", "[")) else {}
             except urllib.error.HTTPError as error:
-                detail = error.read().decode("utf-8", errors="replace")[:500]
-                if error.code in (429, 500, 502, 503, 504) and attempt + 1 < RETRIES:
-                    last = error
-                    time.sleep(0.5 * 2 ** attempt)
-                    continue
-                raise _HttpError(error.code, detail, f"{what}: HTTP {error.code}: {detail}") \
+                raise HttpError(error.code, error.read().decode("utf-8", errors="replace")) \
                     from None
-            except (urllib.error.URLError, OSError) as error:
-                last = error
-                if attempt + 1 < RETRIES:
-                    time.sleep(0.5 * 2 ** attempt)
-                    continue
-        reason = getattr(last, "reason", last)
-        raise ServiceError(f"MLflow tracking server {self.where}: {what} failed: {reason}")
+            return json.loads(text) if text.lstrip().startswith(("{", "[")) else {}
+
+        return self.policy.run(once, what=what, where=self.where, on_attempt=size)
 
     def _post(self, endpoint: str, payload: Mapping[str, Any], what: str) -> Any:
         try:
             return self._request("POST", f"{API}/{endpoint}",
                                  body=json.dumps(payload).encode(), what=what)
-        except _HttpError as error:
-            raise ServiceError(f"MLflow tracking server {self.where}: {error.message}") from None
+        except (NotFound, Conflict) as error:
+            raise Refused(f"MLflow tracking server {self.where}: {what}: {error.message}") \
+                from None
 
     # -- Tracker -------------------------------------------------------------------------
     def experiment_id(self, name: str) -> str:
         try:
             found = self._request("GET", f"{API}/experiments/get-by-name",
                                   query={"experiment_name": name}, what="reading experiment")
-        except _HttpError as error:
-            if error.code != 404 and "RESOURCE_DOES_NOT_EXIST" not in error.detail:
-                raise ServiceError(f"MLflow tracking server {self.where}: "
-                                   f"{error.message}") from None
+        except NotFound:
             found = None
         if found:
             experiment = found["experiment"]
@@ -167,13 +173,9 @@ class RestTracker(Tracker):
                                     body=json.dumps({"name": name}).encode(),
                                     what="creating experiment")
             return str(created["experiment_id"])
-        except _HttpError as error:  # created concurrently by another job
+        except Conflict:  # created concurrently by another job
             again = self._request("GET", f"{API}/experiments/get-by-name",
-                                  query={"experiment_name": name}, what="reading experiment") \
-                if "RESOURCE_ALREADY_EXISTS" in error.detail else None
-            if not again:
-                raise ServiceError(f"MLflow tracking server {self.where}: "
-                                   f"{error.message}") from None
+                                  query={"experiment_name": name}, what="reading experiment")
             return str(again["experiment"]["experiment_id"])
 
     def create_run(self, experiment_id: str, tags: Mapping[str, str],
@@ -224,64 +226,50 @@ class RestTracker(Tracker):
             self._request("PUT", f"{ARTIFACTS_API}/{quoted}", body=path.read_bytes(),
                           content_type="application/octet-stream",
                           what=f"uploading artifact {rel}")
-        except _HttpError as error:
-            raise ServiceError(f"MLflow tracking server {self.where}: {error.message}") from None
+        except (NotFound, Conflict) as error:
+            raise Refused(f"MLflow tracking server {self.where}: uploading artifact {rel}: "
+                          f"{error.message}") from None
 
     def terminate(self, run_id: str, status: str) -> None:
         self._post("runs/update", {"run_id": run_id, "status": status,
                                    "end_time": int(time.time() * 1000)}, "ending the run")
 
 
-class _HttpError(Exception):
-    def __init__(self, code: int, detail: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.detail = detail
-        self.message = message
-
-
 # -- MLflow client ---------------------------------------------------------------------------
 class MlflowTracker(Tracker):
-    def __init__(self, uri: str) -> None:
-        try:
-            from mlflow.tracking import MlflowClient
-        except ImportError:
-            raise InputError("this tracking URI needs MLflow: pip install mlflow-skinny") from None
-        self.uri = uri
-        self.where = strip_credentials(uri)
-        self.client = MlflowClient(tracking_uri=uri)
+    """The same calls through `mlci.registry.client.Registry` (local stores, databricks,
+    direct artifact stores)."""
 
-    def _fail(self, what: str, error: Exception) -> ServiceError:
-        text = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return ServiceError(f"MLflow tracking store {self.where}: {what} failed: {text[:500]}")
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.registry = Registry(uri)
+        self.where = self.registry.where
+
+    def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.registry.call(method, *args, **kwargs)
+        except (NotFound, Conflict) as error:
+            raise Refused(f"MLflow tracking store {self.where}: {what}: {error.message}") \
+                from None
 
     def experiment_id(self, name: str) -> str:
+        found = self._call("reading the experiment", "get_experiment_by_name", name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                raise InputError(f"experiment {name!r} is deleted; restore it or choose "
+                                 "another name", key="--experiment")
+            return str(found.experiment_id)
         try:
-            found = self.client.get_experiment_by_name(name)
-            if found is not None:
-                if found.lifecycle_stage == "deleted":
-                    raise InputError(f"experiment {name!r} is deleted; restore it or choose "
-                                     "another name", key="--experiment")
-                return str(found.experiment_id)
-            try:
-                return str(self.client.create_experiment(name))
-            except Exception:
-                found = self.client.get_experiment_by_name(name)
-                if found is None:
-                    raise
-                return str(found.experiment_id)
-        except InputError:
-            raise
-        except Exception as error:  # noqa: BLE001 - MLflow raises many types
-            raise self._fail("reading/creating the experiment", error) from None
+            return str(self.registry.call("create_experiment", name))
+        except Conflict:  # created concurrently by another job
+            return str(self._call("reading the experiment", "get_experiment_by_name",
+                                  name).experiment_id)
 
     def create_run(self, experiment_id: str, tags: Mapping[str, str],
                    run_name: str | None) -> str:
-        try:
-            return str(self.client.create_run(experiment_id, tags=dict(tags),
-                                              run_name=run_name).info.run_id)
-        except Exception as error:  # noqa: BLE001 - MLflow raises many types
-            raise self._fail("creating the run", error) from None
+        run = self._call("creating the run", "create_run", experiment_id, tags=dict(tags),
+                         run_name=run_name)
+        return str(run.info.run_id)
 
     def log_batch(self, run_id: str, *, metrics: Mapping[str, float] | None = None,
                   params: Mapping[str, str] | None = None,
@@ -292,34 +280,24 @@ class MlflowTracker(Tracker):
         m = [Metric(k, v, now, 0) for k, v in sorted((metrics or {}).items())]
         p = [Param(k, v) for k, v in sorted((params or {}).items())]
         t = [RunTag(k, v) for k, v in sorted((tags or {}).items())]
-        try:
-            for start in range(0, max(len(m), len(p), len(t), 1), BATCH):
-                if m[start:start + BATCH] or p[start:start + BATCH] or t[start:start + BATCH]:
-                    self.client.log_batch(run_id, metrics=m[start:start + BATCH],
-                                          params=p[start:start + BATCH],
-                                          tags=t[start:start + BATCH])
-        except Exception as error:  # noqa: BLE001 - MLflow raises many types
-            raise self._fail("logging metrics, params and tags", error) from None
+        for start in range(0, max(len(m), len(p), len(t), 1), BATCH):
+            if m[start:start + BATCH] or p[start:start + BATCH] or t[start:start + BATCH]:
+                self._call("logging metrics, params and tags", "log_batch", run_id,
+                           metrics=m[start:start + BATCH], params=p[start:start + BATCH],
+                           tags=t[start:start + BATCH])
 
     def log_file(self, run_id: str, path: Path, artifact_dir: str | None) -> None:
-        try:
-            self.client.log_artifact(run_id, str(path), artifact_dir)
-        except Exception as error:  # noqa: BLE001 - MLflow raises many types
-            raise self._fail(f"uploading artifact {path.name}", error) from None
+        self._call(f"uploading artifact {path.name}", "log_artifact", run_id, str(path),
+                   artifact_dir)
 
     def log_dir(self, run_id: str, directory: Path, artifact_dir: str | None) -> None:
-        try:
-            self.client.log_artifacts(run_id, str(directory), artifact_dir)
-        except Exception as error:  # noqa: BLE001 - MLflow raises many types
-            raise self._fail(f"uploading {directory.name}/", error) from None
+        self._call(f"uploading {directory.name}/", "log_artifacts", run_id, str(directory),
+                   artifact_dir)
 
     def terminate(self, run_id: str, status: str) -> None:
         import contextlib
         import sys
 
         # MLflow prints a "View run" link to stdout here: keep `--json` output parseable.
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                self.client.set_terminated(run_id, status)
-        except Exception as error:  # noqa: BLE001 - MLflow raises many types
-            raise self._fail("ending the run", error) from None
+        with contextlib.redirect_stdout(sys.stderr):
+            self._call("ending the run", "set_terminated", run_id, status)

@@ -7,7 +7,7 @@ import pytest
 import requests
 from mlflow.exceptions import MlflowException, RestException
 
-from mlci.errors import ServiceError
+from mlci.errors import InputError, ServiceError
 from mlci.registry.client import (
     Conflict,
     NotFound,
@@ -17,7 +17,6 @@ from mlci.registry.client import (
     timeout_from_env,
 )
 from mlci.tracking import strip_credentials
-from mlci.errors import InputError
 
 pytestmark = pytest.mark.unit
 
@@ -120,10 +119,12 @@ def test_client_errors_are_not_retried(error: BaseException, expected: type) -> 
 def test_classification() -> None:
     assert classify(refused()) == "transient"
     assert classify(rest("INTERNAL_ERROR", "x")) == "transient"
-    assert classify(rest("REQUEST_LIMIT_EXCEEDED", "x")) == "transient"
+    # only connection errors, timeouts and 5xx are retried: a 429 is an answer
+    assert classify(rest("REQUEST_LIMIT_EXCEEDED", "x")) == "refused"
+    assert classify(rest("ENDPOINT_NOT_FOUND", "a proxy's 404")) == "refused"
     assert classify(requests.Timeout("slow")) == "transient"
     assert classify(ConnectionRefusedError()) == "transient"
-    assert classify(ValueError("a bug")) == "fatal"
+    assert classify(ValueError("a bug")) == "refused"
 
 
 def test_credentials_never_reach_a_message() -> None:

@@ -1,0 +1,47 @@
+"""Every name mlci writes into MLflow: run and model-version tags, artifact paths.
+
+One module, so that the stage that writes a name and the stage that reads it cannot drift
+apart (train writes the lineage tags that promote copies; the gate writes the verdict that
+promote reads; data-change reads the fingerprint that train recorded).
+"""
+
+from __future__ import annotations
+
+PREFIX = "mlci."
+
+# -- training (`mlci train`): run tags, copied onto the model version by promote ---------
+GIT_COMMIT = "mlci.git_commit"
+GIT_DIRTY = "mlci.git_dirty"
+DATA_FINGERPRINT = "mlci.data_fingerprint"
+IMAGE_DIGEST = "mlci.image_digest"
+SEED = "mlci.seed"
+ENGINE = "mlci.engine"
+COMMAND = "mlci.command"
+CONTAINERFILE_SHA256 = "mlci.containerfile_sha256"
+CI_RUN_URL = "mlci.ci_run_url"
+FAILURE = "mlci.failure"                    # why a run ended FAILED
+REPRODUCES = "mlci.reproduces"              # on a reproduction: the run it re-ran
+REPRODUCE_RESULT = "mlci.reproduce_result"  # equal | within-tolerance | different
+SAGEMAKER_RUN_ID = "mlci.run_id"            # tag on the SageMaker job: its MLflow run
+# Lineage tags promote copies to the audit event (as lineage.<name>).
+LINEAGE_TAGS = (GIT_COMMIT, DATA_FINGERPRINT, IMAGE_DIGEST, SEED)
+
+# -- training artifacts ---------------------------------------------------------------------
+META_DIR = "mlci"
+LINEAGE_ARTIFACT = "mlci/lineage.json"
+MANIFEST_ARTIFACT = "mlci/data-manifest.json"
+TRAIN_LOG_ARTIFACT = "mlci/train.log"
+MODEL_ARTIFACT = "model"
+
+# -- the gate (`mlci gate`, on the candidate's run; read by `mlci promote`) --------------------
+GATE_VERDICT = "mlci.gate.verdict"          # also on the model version, by promote
+GATE_REPORT = "mlci.gate.report"            # run tag: the artifact path of the latest report;
+#                                             version tag: a link to the report
+GATE_REPORT_DIR = "mlci/gate"               # artifacts: mlci/gate/<time>-<id>/report.json
+GATE_REPORT_FILE = "report.json"
+GATE_OVERRIDE_REASON = "mlci.gate.override_reason"
+
+# -- promotion and rollout (model-version tags) ----------------------------------------------
+SOURCE_RUN_ID = "mlci.source_run_id"
+APPROVED_BY = "mlci.approved_by"
+ROLLOUT = "mlci.rollout"
