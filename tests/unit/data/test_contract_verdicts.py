@@ -31,7 +31,7 @@ def contract(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("reader", ["pure", "arrow"])
+@pytest.mark.parametrize("reader", ["csv", "pure", "arrow"])
 def test_every_nan_spelling_is_null(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                     monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
     monkeypatch.setenv("MLCI_CSV_READER", reader)
@@ -114,7 +114,7 @@ def test_messages_show_the_exact_values(tmp_path: Path,
     assert found["max_null_ratio"]["expected"] == "<= 0.333333"
 
 
-@pytest.mark.parametrize("reader", ["pure", "arrow"])
+@pytest.mark.parametrize("reader", ["csv", "pure", "arrow"])
 def test_a_utf8_bom_is_not_part_of_the_first_column(tmp_path: Path, reader: str,
                                                     capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +152,7 @@ def test_an_invalid_contract_names_the_key(tmp_path: Path, text: str, key: str) 
     assert err.value.key == key, err.value
 
 
-@pytest.mark.parametrize("reader", ["pure", "arrow"])
+@pytest.mark.parametrize("reader", ["csv", "pure", "arrow"])
 def test_a_ragged_row_is_bad_input_with_its_line(tmp_path: Path, reader: str,
                                                  capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,11 +12,12 @@ import csv
 import os
 from collections import Counter
 from collections.abc import Iterator
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 from mlci.data.contract import Contract
+from mlci.data.validate import csvfast
 from mlci.data.validate.columns import ColumnBuilder
 from mlci.data.validate.sources import EveryColumn, Source, add_arrow
 from mlci.errors import InputError
@@ -48,18 +49,18 @@ def _check_header(path: Path, header: list[str] | None) -> list[str]:
 
 
 def scan_csv(path: Path, contract: Contract, wanted: dict[str, str | None]) -> Source:
-    if os.environ.get("MLCI_CSV_READER", "") != "pure":
+    if os.environ.get("MLCI_CSV_READER", "") not in ("pure", "csv"):
         fast = _scan_csv_arrow(path, contract, wanted)
         if fast is not None:
             return fast
     return _scan_csv_pure(path, contract, wanted)
 
 
-def _rows(reader: Any, width: int, path: Path) -> Iterator[list[list[str]]]:
+def _rows(reader: Any, width: int, path: Path, first: int) -> Iterator[list[list[str]]]:
     """Chunks of rows; the widths are checked a chunk at a time (in C), and an empty line
-    is skipped."""
+    is skipped. `first`: the file's line number of the reader's first line, less one."""
     while True:
-        start = reader.line_num
+        start = first + reader.line_num
         chunk = list(islice(reader, CHUNK))
         if not chunk:
             return
@@ -74,20 +75,49 @@ def _rows(reader: Any, width: int, path: Path) -> Iterator[list[list[str]]]:
             yield chunk
 
 
+def _csv_module(lines: Iterator[str], first: int, keep: list[tuple[int, str]],
+                builders: dict[str, ColumnBuilder], width: int, path: Path,
+                delimiter: str) -> int:
+    """Rows read by the `csv` module (quoted fields may span lines)."""
+    rows = 0
+    reader = csv.reader(lines, delimiter=delimiter)
+    for chunk in _rows(reader, width, path, first):
+        rows += len(chunk)
+        columns = list(zip(*chunk, strict=True))
+        for i, name in keep:
+            builders[name].add_text(columns[i], str(path))
+    return rows
+
+
 def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]) -> Source:
     nulls = set(contract.csv.null_values)
+    delimiter = _delimiter(path, contract)
+    # MLCI_CSV_READER=csv: the csv module only (the reference the fast path is tested against)
+    fast = os.environ.get("MLCI_CSV_READER", "") != "csv"
+    pattern = csvfast.null_pattern(nulls, delimiter)
     try:
         with open(path, newline="", encoding=_encoding(contract)) as handle:
-            reader = csv.reader(handle, delimiter=_delimiter(path, contract))
-            header = _check_header(path, next(reader, None))
+            first = handle.readline()
+            header = _check_header(path, next(csv.reader([first], delimiter=delimiter), None)
+                                   if first else None)
             keep = [(i, name) for i, name in enumerate(header) if name in wanted]
             builders = {name: ColumnBuilder(name, wanted[name], nulls) for _, name in keep}
-            rows = 0
-            for chunk in _rows(reader, len(header), path):
-                rows += len(chunk)
-                columns = list(zip(*chunk, strict=True))
-                for i, name in keep:
-                    builders[name].add_text(columns[i], str(path))
+            fast = fast and len(header) > 1 and bool(keep)  # one column: a blank line is a row
+            rows, line = 0, 1
+            while True:
+                lines = list(islice(handle, CHUNK))
+                if not lines:
+                    break
+                if not fast or csvfast.spans_lines(lines):
+                    rows += _csv_module(chain(lines, handle), line, keep, builders,
+                                        len(header), path, delimiter)
+                    break
+                got = csvfast.parse_chunk(lines, keep, builders, delimiter, pattern, str(path))
+                if got is None:
+                    got = _csv_module(iter(lines), line, keep, builders, len(header), path,
+                                      delimiter)
+                rows += got
+                line += len(lines)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read CSV: {exc}", file=str(path)) from None
     return Source(path, "csv", header, rows, {n: b.pieces for n, b in builders.items()},
