@@ -64,7 +64,7 @@ class GuardedStream(io.TextIOBase):
         if not self._line_start and _COMMAND_LINE.match(out):
             # the first segment continues a line already begun: it cannot start a command
             first, sep, rest = out.partition("\n")
-            first = first[len(_DEFUSED):] if first.startswith(_DEFUSED) else first
+            first = first.removeprefix(_DEFUSED)
             out = first + sep + rest
         self.raw_stream.write(out)
         self._line_start = text.endswith("\n")
@@ -97,9 +97,9 @@ def guard_streams() -> None:
     import sys
 
     if not isinstance(sys.stdout, GuardedStream):
-        sys.stdout = GuardedStream(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = GuardedStream(sys.stdout)
     if not isinstance(sys.stderr, GuardedStream):
-        sys.stderr = GuardedStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = GuardedStream(sys.stderr)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")

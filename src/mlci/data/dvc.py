@@ -18,7 +18,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-
 from mlci.data.manifest import Entry, normalize_path
 from mlci.errors import InputError
 
