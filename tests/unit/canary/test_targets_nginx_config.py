@@ -87,3 +87,23 @@ def test_the_factory_names_the_missing_section(tmp_path: Path) -> None:
     local = make_target(SimpleNamespace(target="local", local=None), base_dir=tmp_path,
                         tracking_uri=None)
     assert local.name == "local"
+
+
+@pytest.mark.parametrize(("deploy", "key", "message"), [
+    ({"target": "nginx", "nginx": {**GOOD, "stable": "1.2.3.4:80; }"}}, "deploy.nginx.stable",
+     "expected host:port"),
+    ({"target": "local", "local": {"route_by": "header:a b"}}, "deploy.local.route_by",
+     "expected header:NAME"),
+    ({"target": "local", "metrics": {"source": "graphite"}}, "deploy.metrics",
+     "expected source: nginx-log, prometheus, cloudwatch or command"),
+    ({"target": "local", "metrics": {"source": "prometheus", "url": "ftp://x",
+                                     "queries": {}}}, "deploy.metrics.url", "https?"),
+])
+def test_mlci_yml_errors_name_the_key_and_what_was_expected(
+        deploy: dict[str, object], key: str, message: str) -> None:
+    from mlci.config import validate
+
+    with pytest.raises(ConfigError) as caught:
+        validate({"deploy": deploy}, file="mlci.yml")
+    assert caught.value.key == key
+    assert message in caught.value.message

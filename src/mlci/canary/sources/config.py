@@ -4,9 +4,17 @@ told apart by `source:`. This module imports nothing of `mlci.config.model` at i
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+)
 
 
 def _duration(value: object) -> float:
@@ -80,5 +88,18 @@ class CommandSource(_Section):
     timeout: Duration = 120.0
 
 
-MetricsConfig = Annotated[NginxLogSource | PrometheusSource | CloudWatchSource | CommandSource,
-                          Field(discriminator="source")]
+def _source_of(value: Any) -> str | None:
+    source = value.get("source") if isinstance(value, dict) else getattr(value, "source", None)
+    # the tag is bracketed so that mlci's error messages leave it out of the key they name
+    return f"source[{source}]" if source in SOURCES else None
+
+
+SOURCES = ("nginx-log", "prometheus", "cloudwatch", "command")
+MetricsConfig = Annotated[
+    Annotated[NginxLogSource, Tag("source[nginx-log]")]
+    | Annotated[PrometheusSource, Tag("source[prometheus]")]
+    | Annotated[CloudWatchSource, Tag("source[cloudwatch]")]
+    | Annotated[CommandSource, Tag("source[command]")],
+    Discriminator(_source_of, custom_error_type="invalid_source",
+                  custom_error_message="expected source: nginx-log, prometheus, cloudwatch "
+                  "or command")]

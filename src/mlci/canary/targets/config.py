@@ -34,9 +34,17 @@ def _safe_path(value: str) -> str:
     return value
 
 
-def _port_in_range(value: str) -> str:
-    if not 0 < int(value.rsplit(":", 1)[1]) < 65536:
-        raise ValueError("a port between 1 and 65535")
+def _address(value: str) -> str:
+    if not re.match(ADDRESS, value) or not 0 < int(value.rsplit(":", 1)[1]) < 65536:
+        raise ValueError("expected host:port (a DNS name, an IPv4 address or [IPv6], and a "
+                         "port from 1 to 65535), nothing else")
+    return value
+
+
+def _route_by(value: str) -> str:
+    if not re.match(ROUTE_BY, value):
+        raise ValueError("expected header:NAME (letters, digits, '-') or cookie:NAME "
+                         "(letters, digits, '_')")
     return value
 
 
@@ -44,11 +52,12 @@ Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema({
     "anyOf": [{"type": "number", "minimum": 0},
               {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"}],
     "description": "a duration: seconds, or a number with ms, s, m, h or d"})]
-Address = Annotated[str, Field(pattern=ADDRESS, description="host:port"),
-                    AfterValidator(_port_in_range)]
+Address = Annotated[str, AfterValidator(_address), WithJsonSchema(
+    {"type": "string", "pattern": ADDRESS, "description": "host:port"})]
 SafePath = Annotated[str, AfterValidator(_safe_path)]
-RouteBy = Annotated[str, Field(
-    pattern=ROUTE_BY, description="sticky assignment: header:NAME or cookie:NAME")]
+RouteBy = Annotated[str, AfterValidator(_route_by), WithJsonSchema(
+    {"type": "string", "pattern": ROUTE_BY,
+     "description": "sticky assignment: header:NAME or cookie:NAME"})]
 Argv = Annotated[list[str], Field(min_length=1, description="a command as an argument list "
                                   "(no shell); placeholders like {weight} are substituted")]
 
