@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlci.canary.interfaces import SourceError
-from mlci.canary.sources.nginx_log import NginxLogSource
+from mlci.canary.sources.nginx_log import HEAD, NginxLogSource
 
 pytestmark = pytest.mark.unit
 
@@ -37,7 +37,8 @@ def test_counts_per_variant_and_every_non_2xx_is_an_error(tmp_path: Path) -> Non
     assert (window.stable.requests, window.stable.errors) == (2, 1)
     assert (window.canary.requests, window.canary.errors) == (3, 1)
     assert window.canary.latencies_ms == [10.0, 10.0, 250.0]
-    assert cursor == {"offset": log.stat().st_size, "inode": log.stat().st_ino}
+    assert cursor == {"offset": log.stat().st_size, "inode": log.stat().st_ino,
+                      "head": log.read_bytes()[:HEAD].hex()}
 
 
 def test_a_retried_request_counts_for_its_first_attempt(tmp_path: Path) -> None:
@@ -62,11 +63,12 @@ def test_reads_only_what_was_appended_and_stops_at_the_window_end(tmp_path: Path
     first_size = log.stat().st_size
     window, cursor = source.read(cursor, 105, 200)
     assert window.stable.requests == 5
-    assert source.bytes_read == first_size - len("".join(line(100 + i, "stable")
-                                                         for i in range(5)))
+    # what is new, plus the log's first bytes (a rewritten log starts differently)
+    assert source.bytes_read == HEAD + first_size - len("".join(line(100 + i, "stable")
+                                                                for i in range(5)))
     write(log, line(120, "canary", 500))
     window, cursor = source.read(cursor, 110, 200)
-    assert source.bytes_read == len(line(120, "canary", 500))
+    assert source.bytes_read == HEAD + len(line(120, "canary", 500))
     assert (window.canary.requests, window.stable.requests) == (1, 0)
 
 
@@ -112,6 +114,19 @@ def test_truncation_reads_from_the_start(tmp_path: Path) -> None:
     log.write_text(line(102, "canary"))             # copytruncate, then one new line
     window, _ = source.read(cursor, 0, 1000)
     assert (window.canary.requests, window.stable.requests) == (1, 0)
+
+
+def test_truncation_and_regrowth_past_the_offset_is_noticed(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    write(log, line(100, "stable"))
+    source = NginxLogSource(log)
+    _, cursor = source.read({}, 0, 1000)
+    with open(log, "r+") as rewritten:      # copytruncate, then more than before is written
+        rewritten.truncate(0)
+    write(log, line(101, "canary", 500), line(102, "canary"))
+    assert log.stat().st_size > cursor["offset"] and log.stat().st_ino == cursor["inode"]
+    window, _ = source.read(cursor, 0, 1000)
+    assert (window.canary.requests, window.canary.errors, window.stable.requests) == (2, 1, 0)
 
 
 def test_an_unreadable_log_is_a_source_error(tmp_path: Path) -> None:

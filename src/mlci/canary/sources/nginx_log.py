@@ -3,7 +3,8 @@
 The cursor is the byte offset after the last line consumed and the file's inode: a tick reads
 only what was appended since. A rotated log (new inode) is finished from the rotated file when
 it is still next to the log (`access.log.1`, ...), then the new file is read from its start;
-a truncated log (same inode, smaller than the offset) is read from its start. Without a cursor
+a truncated log (same inode, but smaller than the offset or starting with other bytes than
+when the cursor was saved) is read from its start. Without a cursor
 the first line of the window is found by bisection on the timestamps, not by a full read.
 
 Each line is attributed to the variant the router chose and to the FIRST upstream attempt:
@@ -23,6 +24,7 @@ from typing import IO, Any
 from mlci.canary.interfaces import CANARY, STABLE, SourceError, VariantSample, Window
 
 CHUNK = 1 << 20
+HEAD = 64   # the log's first bytes, kept in the cursor: a rewritten log starts differently
 _SPLIT = re.compile(r"\s*[,:]\s*")
 
 
@@ -77,9 +79,12 @@ class NginxLogSource:
                     with open(rotated, "rb") as old:
                         self._scan(old, offset, start, end, samples)
                 offset = 0
-            elif offset > status.st_size:
-                offset = 0  # truncated in place
             with open(self.path, "rb") as log:
+                head = log.read(HEAD)
+                self.bytes_read += len(head)
+                if offset > status.st_size or not head.startswith(
+                        bytes.fromhex(str(cursor.get("head", "")))):
+                    offset = 0  # truncated in place (copytruncate), perhaps grown again
                 if offset < 0:
                     offset = self._bisect(log, status.st_size, start)
                 offset = self._scan(log, offset, start, end, samples)
@@ -87,7 +92,8 @@ class NginxLogSource:
             raise SourceError(f"cannot read the access log {self.path}: "
                               f"{error.strerror or error}") from None
         window = Window(start=start, end=end, stable=samples[STABLE], canary=samples[CANARY])
-        return window, {"offset": offset, "inode": status.st_ino}
+        return window, {"offset": offset, "inode": status.st_ino,
+                        "head": head[:min(offset, HEAD)].hex()}
 
     def _scan(self, log: IO[bytes], offset: int, start: float, end: float,
               samples: dict[str, VariantSample]) -> int:
