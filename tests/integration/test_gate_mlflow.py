@@ -3,6 +3,7 @@ aliases, the first-model path, and an unreachable registry (which must never pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -58,10 +59,8 @@ def log_run(client: Any, experiment: str, metrics: dict[str, float]) -> str:
 
 
 def register(client: Any, name: str, run_id: str, alias: str | None = "champion") -> str:
-    try:
+    with contextlib.suppress(Exception):  # already there
         client.create_registered_model(name)
-    except Exception:  # noqa: BLE001 - already there
-        pass
     version = client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id,
                                           await_creation_for=0)
     if alias:
@@ -157,6 +156,55 @@ def test_missing_candidate_is_an_input_error(client: Any, mlflow_server: MlflowS
     assert code == 2 and report == {}
 
 
+def predictions_csv(path: Path, wrong_every: int, stray: bool = False) -> Path:
+    """200 examples, labels 0/1, predicted wrong on every `wrong_every`-th one."""
+    lines = ["id,label,prediction"]
+    for i in range(200):
+        label = i % 2
+        pred = 1 - label if i % wrong_every == 0 else label
+        lines.append(f"ex-{i},{-1 if stray and i == 7 else label},{pred}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_predictions_beat_the_runs_logged_metrics(client: Any, mlflow_server: MlflowServer,
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11.3: the run logged accuracy 0.95, its predictions say 0.70. One stray label
+    once made the files read as regression and the logged 0.95 promoted; now the stray label
+    is exit 2, and without it accuracy comes from the predictions and rejects."""
+    name, experiment = unique("churn"), unique("exp")
+    register(client, name, log_run(client, experiment, {"accuracy": 0.80, "f1": 0.70}))
+    flattering = log_run(client, experiment, {"accuracy": 0.95, "f1": 0.90})
+    args = ["--candidate", f"runs:/{flattering}", "--baseline", f"models:/{name}@champion"]
+    stray = predictions_csv(tmp_path / "stray.csv", 3, stray=True)  # about 2 in 3 right
+    code, report = gate(tmp_path, mlflow_server.url, *args, "--candidate-predictions", str(stray))
+    assert code == 2 and report == {}
+    assert "predictions.task" in capsys.readouterr().err
+    clean = predictions_csv(tmp_path / "clean.csv", 3)
+    code, report = gate(tmp_path, mlflow_server.url, *args, "--candidate-predictions", str(clean))
+    assert code == 1 and report["verdict"] == "reject"
+    accuracy = {m["name"]: m for m in report["metrics"]}["accuracy"]
+    assert accuracy["source"] == "predictions" and accuracy["candidate"] < 0.7
+
+
+def test_no_candidate_ref_when_predictions_give_every_metric(
+        client: Any, mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    """Issue 11.15: prediction files alone for the candidate, the champion from the registry."""
+    name, experiment = unique("churn"), unique("exp")
+    champion = log_run(client, experiment, {"accuracy": 0.80, "f1": 0.70})
+    register(client, name, champion)
+    good = predictions_csv(tmp_path / "good.csv", 10)  # 90% right
+    code, report = gate(tmp_path, mlflow_server.url, "--baseline", f"models:/{name}@champion",
+                        "--candidate-predictions", str(good))
+    assert code == 0 and report["verdict"] == "promote"
+    assert report["candidate"]["ref"] is None and report["baseline"]["run_id"] == champion
+    code, report = gate(tmp_path, mlflow_server.url, "--baseline", f"models:/{name}@champion",
+                        "--candidate-predictions", str(good),
+                        spec=SPEC + "  latency_ms: {max: 50}\n")
+    assert code == 2 and report == {}  # latency_ms needs --candidate
+
+
 def test_unreachable_registry_exits_2_never_promotes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
@@ -201,10 +249,9 @@ def log_sklearn(name: str, features: list[str], train: Any, c: float) -> str:
 
 def test_evaluate_writes_predictions_the_gate_accepts(client: Any, mlflow_server: MlflowServer,
                                                       tmp_path: Path) -> None:
+    import mlflow
     import pandas as pd
     from sklearn.metrics import accuracy_score, roc_auc_score
-
-    import mlflow
 
     name = unique("scored")
     mlflow.set_experiment(unique("exp"))
