@@ -52,6 +52,7 @@ runs in the same experiment with ``mlci.state=recorded``, outside the chain.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,23 @@ def literal(value: str) -> str:
     if '"' not in value:
         return f'"{value}"'
     raise InputError(f"cannot search the registry for {value!r}: it contains both quote kinds")
+
+
+_DUPLICATE = re.compile(r"unique constraint|duplicate key|duplicate entry", re.IGNORECASE)
+
+
+def upsert(registry: Registry, method: str, *args: Any, **kwargs: Any) -> Any:
+    """A tag write (`set_tag`, `log_batch` tags, `set_model_version_tag`) that survives a
+    concurrent writer of the same tag: MLflow's SQL store upserts with a read, then an insert,
+    so two runs tagging the same run or version at once can collide on the table's unique
+    key (a refusal naming the constraint). The row exists by then, so the write is repeated
+    once, as an update."""
+    try:
+        return registry.call(method, *args, **kwargs)
+    except (ServiceError, Conflict) as error:   # however the client classifies the refusal
+        if not _DUPLICATE.search(str(error)):
+            raise
+    return registry.call(method, *args, **kwargs)
 
 
 def events_experiment(model: str) -> str:
@@ -329,7 +347,7 @@ class AuditLog:
                 winner = self.get(head.run_id).next
                 if winner != intent.run_id:
                     raise Lost(winner) from None
-        self.registry.call("set_tag", intent.run_id, P + "linked", "true")
+        upsert(self.registry, "set_tag", intent.run_id, P + "linked", "true")
         intent.tags[P + "linked"] = "true"
 
     def decide(self, event: Event, decision: str) -> str:
@@ -353,7 +371,7 @@ class AuditLog:
         for key, value in (extra or {}).items():
             if value is not None:
                 tags[P + key] = _clip(value)
-        self.registry.call("log_batch", event.run_id,
+        upsert(self.registry, "log_batch", event.run_id,
                            tags=[RunTag(k, v) for k, v in tags.items()])
         status = {"moved": "FINISHED", "recorded": "FINISHED", "aborted": "KILLED"}.get(
             state, "FAILED")

@@ -157,7 +157,8 @@ def _agree(run: _Run, head: Event | None, now: str | None, wrote: Event | None) 
         return True   # another run's move is under way; it writes, then checks, itself
     stale = run.log.decided_move_to(run.alias, now)
     if stale is None:   # no mlci event ever moved it there: changed outside mlci
-        if wrote is not None and head is not None and head.run_id == wrote.run_id:
+        if wrote is not None and head is not None and head.run_id == wrote.run_id and \
+                head.pending:
             run.log.finish(wrote, "interrupted", note=f"moved to {wrote.to_version}, but read "
                            f"back {fmt(now)}: changed outside mlci right after the move")
             raise CheckFailed(f"{run.model}@{run.alias} was moved to version "

@@ -48,7 +48,7 @@ from mlci.ci import Platform
 from mlci.errors import CheckFailed, InputError
 from mlci.registry import faults
 from mlci.registry.approvers import approver_of
-from mlci.registry.audit import AuditLog, check_model_name, version_tag
+from mlci.registry.audit import AuditLog, check_model_name, upsert, version_tag
 from mlci.registry.client import Conflict, NotFound, Registry
 from mlci.registry.moves import (
     DEFAULT_LEASE,
@@ -245,7 +245,7 @@ def _set_version_tags(registry: Registry, model: str, mv: Any, tags: Mapping[str
             continue
         text = str(value)[:5000]
         if have.get(key) != text:
-            registry.call("set_model_version_tag", model, str(mv.version), key, text)
+            upsert(registry, "set_model_version_tag", model, str(mv.version), key, text)
 
 
 def lineage_of(run: Any) -> dict[str, str]:
