@@ -122,3 +122,41 @@ def test_promote_and_rollback_actions(mlflow_server: MlflowServer, make_repo: Ca
     # The approver is the run's actor (GITHUB_TRIGGERING_ACTOR / GITHUB_ACTOR): act's default.
     assert tags["mlci.approved_by"] == "nektos/act"
     assert tags["mlci.gate.report"].startswith("https://github.com/")   # the run's page
+
+
+FAILING = f"""on: push
+permissions: {{}}
+jobs:
+  fails:
+    runs-on: ubuntu-latest
+    env:
+      MLCI_REGISTRY_TIMEOUT: "2"
+    steps:
+{CHECKOUT}      - id: promote
+        continue-on-error: true
+        uses: ./actions/promote
+        with:
+          model: churn
+          candidate: "1"
+          approved: "true"
+          tracking-uri: http://127.0.0.1:9
+      - id: rollback
+        continue-on-error: true
+        uses: ./actions/rollback
+        with:
+          model: churn
+          tracking-uri: http://127.0.0.1:9
+      - id: after
+        env:
+          T_OUT: ${{{{ steps.promote.outcome }}}}/${{{{ steps.rollback.outcome }}}}
+          T_V: ${{{{ steps.promote.outputs.version }}}}|${{{{ steps.rollback.outputs.version }}}}
+        run: echo "outcomes=$T_OUT versions=[$T_V]"
+"""
+
+
+def test_a_failed_promote_or_rollback_outputs_no_version(make_repo: Callable[..., Path],
+                                                         act: Callable[..., object]) -> None:
+    """The setup step's own `version` output (mlci's version) never reads as the model's."""
+    result = act(make_repo(), FAILING)
+    log = result.step_log("after", job="fails")
+    assert "outcomes=failure/failure versions=[|]" in log, result.log

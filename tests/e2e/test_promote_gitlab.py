@@ -57,8 +57,9 @@ def test_promote_template_auto_and_manual_approval(
     # waits for a person.
     auto = gitlab(repo, job="mlci-promote")
     assert auto.jobs == {"mlci-promote": "PASS"}, auto.log
-    assert "gate verdict 'review' is not one of 'promote': nothing to do" in \
+    assert "the gate said review, not promote (--verdicts): nothing to do" in \
         auto.job_log("mlci-promote")
+    assert auto.dotenv["mlci-promote"] == {"MLCI_VERSION": "", "MLCI_PREVIOUS_VERSION": ""}
     assert alias(url, model) is None
 
     # A person starts the manual job (in the protected environment): it promotes, and the
