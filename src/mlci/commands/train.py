@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 
@@ -68,66 +67,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(Settings, config): flags over mlci.yml over defaults."""
+    """(Settings, config): the flags handed to `mlci.train.settings`."""
     from mlci.config import load_config
-    from mlci.config.model import parse_duration
-    from mlci.errors import InputError
-    from mlci.tracking import resolve_tracking_uri
-    from mlci.train.runner import DEFAULT_EXPERIMENT, Settings, parse_env
+    from mlci.train.settings import TrainFlags, resolve_settings
 
     cfg = load_config(args)
-    train = cfg.train
-    from_flags_image = args.containerfile or args.image
-    containerfile = args.containerfile if from_flags_image else train.containerfile
-    image = args.image if from_flags_image else train.image
-    if args.containerfile and args.image:
-        raise InputError("give either --containerfile or --image, not both", key="--image")
-    timeout: float | None = train.timeout
-    if args.timeout is not None:
-        try:
-            timeout = parse_duration(args.timeout)
-        except ValueError as error:
-            raise InputError(str(error), key="--timeout") from None
-    engine = args.engine or train.engine
-    if engine == "local" and containerfile and not args.containerfile:
-        containerfile = None  # `--engine local` runs on the host: mlci.yml's image is not built
-    if containerfile:
-        cf_path = Path(containerfile) if args.containerfile else cfg.resolve_path(containerfile)
-        # --containerfile without --context: its own directory (as `docker build -f F DIR`
-        # needs a DIR anyway); train.containerfile: train.context (default ".", the
-        # directory of mlci.yml), as the schema says.
-        if args.context:
-            context: Path | None = Path(args.context)
-        elif args.containerfile:
-            context = cf_path.parent
-        else:
-            context = cfg.resolve_path(train.context)
-    else:
-        cf_path = None
-        context = None
-    env = dict(train.env)
-    env.update(parse_env(args.env or []))
-    data = list(args.data) if args.data else list(cfg.data.paths)
-    experiment = args.experiment or train.experiment or cfg.model or DEFAULT_EXPERIMENT
-    settings = Settings(
-        command=args.train_command or train.command or "",
-        base_dir=cfg.base_dir,
-        containerfile=cf_path, context=context, image=image,
-        data=data,
-        seed=args.seed if args.seed is not None else train.seed,
-        experiment=experiment,
-        engine=engine,
-        gpus=args.gpus or train.gpus,
-        timeout=timeout,
-        network=args.network or train.network,
-        env=env, cpus=args.cpus, memory=args.memory,
-        tracking_uri=resolve_tracking_uri(cfg.registry.tracking_uri),
-        outputs=Path(args.outputs) if args.outputs else None,
-        run_name=args.run_name,
-    )
-    if settings.seed < 0:
-        raise InputError(f"expected a seed >= 0, got {settings.seed}", key="--seed")
-    return settings, cfg
+    flags = TrainFlags(
+        command=args.train_command, containerfile=args.containerfile, context=args.context,
+        image=args.image, data=args.data, seed=args.seed, experiment=args.experiment,
+        engine=args.engine, gpus=args.gpus, timeout=args.timeout, network=args.network,
+        env=list(args.env or []), cpus=args.cpus, memory=args.memory, outputs=args.outputs,
+        run_name=args.run_name)
+    return resolve_settings(flags, cfg), cfg
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,8 +10,11 @@ Modules, in the order data flows through them:
 - `metrics`     metrics computed from predictions (overall, per slice, per group)
 - `stats`       paired confidence intervals: exact multinomial bootstrap, DeLong for ROC AUC
 - `decide`      rules -> outcomes -> verdict, exactly as docs/gate.md describes
-- `engine`      glue: everything above into one `GateResult`
-- `report`      Markdown, JSON, JUnit XML and OpenMetrics renderings of that result
+- `engine`      glue: everything above into one report
+- `result`      the report as one typed object (`GateReport`): what promote reads
+- `report`      Markdown, JSON, JUnit XML and OpenMetrics renderings of that report
+- `record`      the report kept on the candidate's MLflow run (artifact and tags)
+- `scoring`     `mlci evaluate`: a model scored into a predictions file for the gate
 
 This package's `__init__` imports nothing heavy on purpose.
 """

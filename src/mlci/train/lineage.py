@@ -129,6 +129,33 @@ def _short(value: str) -> str:
     return value if len(value) <= MAX_TAG else value[: MAX_TAG - 3] + "..."
 
 
+def predicate(*, code: dict[str, Any], data_paths: list[str], fingerprint: str | None,
+              has_manifest: bool, mounts: dict[str, str], image: dict[str, Any],
+              engine: dict[str, Any], run: dict[str, Any], host: dict[str, Any],
+              platform: Any, tracking_uri: str) -> dict[str, Any]:
+    """The one lineage record of a training run, whatever ran it (the backend seam: the
+    container runner and SageMaker fill in `image`, `engine`, `run` and `host`; the rest is
+    shared). `run` is the backend's mutable run facts, filled in as the run proceeds."""
+    from mlci import __version__
+    from mlci.redact import strip_credentials
+
+    return {
+        "code": code,
+        "data": {"fingerprint": fingerprint, "paths": list(data_paths),
+                 "manifest": names.MANIFEST_ARTIFACT if has_manifest else None,
+                 "mounts": mounts},
+        "image": image,
+        "engine": engine,
+        "run": run,
+        "host": host,
+        "ci": {"platform": platform.name, "run_url": platform.run_url},
+        "mlflow": {"tracking_uri": strip_credentials(tracking_uri),
+                   "experiment_id": None, "run_id": None},
+        "mlci": {"version": __version__},
+        "outputs": {},
+    }
+
+
 def tags(predicate: Mapping[str, Any]) -> dict[str, str]:
     """The run tags that summarize a predicate (empty string for an unknown value)."""
     code = predicate.get("code") or {}

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
@@ -29,18 +28,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlci import __version__, names
-from mlci.errors import CheckFailed, InputError, MlciError, ServiceError
+from mlci.errors import CheckFailed, InputError
 from mlci.tracking import strip_credentials
 from mlci.train import (
     CONTAINER_DATA_DIR,
     CONTAINER_OUTPUT_DIR,
-    MANIFEST_ARTIFACT,
     MODEL_ARTIFACT,
     lineage,
 )
 from mlci.train.engine import Engine, Image, Mount, RunResult, RunSpec, choose
 from mlci.train.outputs import sha256_file
+from mlci.train.record import finish_run, run_tags
 
 DEFAULT_EXPERIMENT = "mlci"
 RESERVED_ENV = frozenset({"MLCI_DATA_DIR", "MLCI_OUTPUT_DIR", "MLCI_SEED", "MLCI_DATA_FINGERPRINT",
@@ -299,19 +297,6 @@ def _relative(path: Path, base: Path) -> str:
         return str(path.resolve())
 
 
-def _service(what: str, uri: str, error: Exception) -> ServiceError:
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return ServiceError(f"MLflow tracking server {strip_credentials(uri)}: {what} failed: "
-                        f"{text[:500]}")
-
-
-def create_run(client: Any, uri: str, experiment: str, tags: Mapping[str, str],
-               run_name: str | None) -> tuple[str, str]:
-    """Create the run with a `tracking.Tracker`: (experiment id, run id)."""
-    experiment_id = client.experiment_id(experiment)
-    return experiment_id, client.create_run(experiment_id, tags, run_name)
-
-
 def train(settings: Settings) -> TrainResult:
     """Run training once. Raises InputError/ServiceError (exit 2) before a run exists, and
     TrainFailed (exit 1) after marking the run FAILED; returns the finished run otherwise."""
@@ -383,26 +368,16 @@ def _train(settings: Settings, engine: Engine, snapshot: DataSnapshot, extra_env
         "started_at": None, "finished_at": None, "duration_seconds": None,
         "exit_code": None, "timed_out": False, "status": "RUNNING",
     }
-    predicate: dict[str, Any] = {
-        "code": code,
-        "data": {"fingerprint": snapshot.fingerprint, "paths": snapshot.paths,
-                 "manifest": MANIFEST_ARTIFACT if snapshot.manifest_text else None,
-                 "mounts": {m.container: _relative(m.host, settings.base_dir)
-                            for m in snapshot.mounts}},
-        "image": {**image.to_json(), **image_facts},
-        "engine": {"name": engine.name, "version": engine.version,
-                   "containerized": engine.containerized},
-        "run": run_facts,
-        "host": host,
-        "ci": {"platform": platform.name, "run_url": platform.run_url},
-        "mlflow": {"tracking_uri": strip_credentials(settings.tracking_uri),
-                   "experiment_id": None, "run_id": None},
-        "mlci": {"version": __version__},
-        "outputs": {},
-    }
-    tags = {**lineage.tags(predicate), **settings.extra_tags,
-            "mlflow.source.name": "mlci train", "mlflow.source.type": "JOB"}
-    run_id = client.create_run(experiment_id, tags, settings.run_name)
+    predicate = lineage.predicate(
+        code=code, data_paths=snapshot.paths, fingerprint=snapshot.fingerprint,
+        has_manifest=bool(snapshot.manifest_text),
+        mounts={m.container: _relative(m.host, settings.base_dir) for m in snapshot.mounts},
+        image={**image.to_json(), **image_facts},
+        engine={"name": engine.name, "version": engine.version,
+                "containerized": engine.containerized},
+        run=run_facts, host=host, platform=platform, tracking_uri=settings.tracking_uri)
+    run_id = client.create_run(experiment_id, run_tags(predicate, settings.extra_tags),
+                               settings.run_name)
     predicate["mlflow"].update(experiment_id=experiment_id, run_id=run_id)
     log.note(f"MLflow run {run_id} (experiment {settings.experiment!r})")
 
@@ -487,7 +462,7 @@ def _train(settings: Settings, engine: Engine, snapshot: DataSnapshot, extra_env
         if result_outputs:
             predicate["outputs"] = result_outputs.summary()
         statement = lineage.statement(digests, predicate)
-        _finish(client, settings, run_id, status, message, statement, snapshot, result_outputs,
+        finish_run(client, settings, run_id, status, message, statement, snapshot, result_outputs,
                 work, build_log, run_log)
     model_uri = f"runs:/{run_id}/{MODEL_ARTIFACT}" if result_outputs and \
         result_outputs.has_model else ""
@@ -513,68 +488,6 @@ def _local_data_dir(snapshot: DataSnapshot, work: Path) -> str:
     for host, name in snapshot.host_dirs:
         (data / name).symlink_to(host)
     return str(data)
-
-
-def _finish(client: Any, settings: Settings, run_id: str, status: str, message: str,
-            statement: dict[str, Any], snapshot: DataSnapshot, outputs: Any, work: Path,
-            build_log: Path, run_log: Path) -> None:
-    """Log everything into the run and end it. A failure here marks the run FAILED."""
-    from mlci.train import outputs as outputs_mod
-
-    try:
-        meta = work / "mlci"
-        meta.mkdir(exist_ok=True)
-        (meta / "lineage.json").write_text(lineage.dumps(statement), encoding="utf-8")
-        if snapshot.manifest_text:
-            (meta / "data-manifest.json").write_text(snapshot.manifest_text, encoding="utf-8")
-        shutil.copyfile(run_log, meta / "train.log")
-        if build_log.exists():
-            shutil.copyfile(build_log, meta / "build.log")
-        uploads: list[tuple[Path, str | None]] = [(meta, "mlci")]
-        if outputs is not None:
-            uploads += outputs_mod.uploads(outputs.directory)
-        upload_all(client, run_id, uploads)
-        tags = lineage.tags(statement["predicate"])
-        if message:
-            tags[names.FAILURE] = message[:4000]
-        client.log_batch(run_id, metrics=outputs.metrics if outputs else None,
-                         params=outputs.params if outputs else None, tags=tags)
-        client.terminate(run_id, status)
-    except BaseException as error:
-        with contextlib.suppress(Exception):  # the first error is the one to report
-            client.terminate(run_id, "FAILED")
-        if isinstance(error, MlciError) or not isinstance(error, Exception):
-            raise
-        raise _service(f"logging run {run_id}", settings.tracking_uri, error) from None
-
-
-def upload_all(client: Any, run_id: str, uploads: list[tuple[Path, str | None]]) -> None:
-    """Upload files and directories (path, artifact dir), a few at a time over REST."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from mlci.train.tracking import RestTracker
-
-    files: list[tuple[Path, str | None]] = []
-    for path, target in uploads:
-        if path.is_dir() and not isinstance(client, RestTracker):
-            client.log_dir(run_id, path, target)
-        elif path.is_dir():
-            for current, dirs, names in os.walk(path):
-                dirs.sort()
-                rel = Path(current).relative_to(path).as_posix()
-                where = "/".join(p for p in (target, "" if rel == "." else rel) if p) or None
-                files += [(Path(current) / name, where) for name in sorted(names)]
-        else:
-            files.append((path, target))
-    if not files:
-        return
-    if not isinstance(client, RestTracker):
-        for path, target in files:
-            client.log_file(run_id, path, target)
-        return
-    with ThreadPoolExecutor(min(4, len(files))) as pool:
-        for future in [pool.submit(client.log_file, run_id, p, t) for p, t in files]:
-            future.result()
 
 
 def summary_markdown(result: TrainResult) -> str:

@@ -31,19 +31,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlci import __version__, names
+from mlci import names
 from mlci.errors import InputError, MlciError, ServiceError
-from mlci.tracking import strip_credentials
-from mlci.train import MANIFEST_ARTIFACT, MODEL_ARTIFACT, lineage
+from mlci.train import MODEL_ARTIFACT, lineage
 from mlci.train.engine import Image
+from mlci.train.record import create_run, finish_run, run_tags
 from mlci.train.runner import (
     DataSnapshot,
     Settings,
     TrainFailed,
     TrainResult,
-    _finish,
     check_env,
-    create_run,
     now_iso,
 )
 
@@ -154,28 +152,22 @@ def train_sagemaker(settings: Settings, *, role: str | None, output: str | None,
         "sagemaker": {"instance_type": instance_type, "role": role, "output": output,
                       "channels": dict(chans), "job_name": None, "job_arn": None},
     }
-    predicate: dict[str, Any] = {
-        "code": code,
-        "data": {"fingerprint": fingerprint, "paths": list(settings.data),
-                 "manifest": MANIFEST_ARTIFACT if manifest_text else None,
-                 "mounts": {f"/opt/ml/input/data/{n}": u for n, u in chans}},
-        "image": {**image.to_json(), "containerfile": None, "containerfile_sha256": None,
-                  "context": None, "built": False},
-        "engine": {"name": "sagemaker", "version": None, "containerized": True},
-        "run": run_facts, "host": {"kind": "sagemaker", "instance_type": instance_type},
-        "ci": {"platform": platform.name, "run_url": platform.run_url},
-        "mlflow": {"tracking_uri": strip_credentials(settings.tracking_uri),
-                   "experiment_id": None, "run_id": None},
-        "mlci": {"version": __version__}, "outputs": {},
-    }
+    predicate = lineage.predicate(
+        code=code, data_paths=list(settings.data), fingerprint=fingerprint,
+        has_manifest=bool(manifest_text),
+        mounts={f"/opt/ml/input/data/{n}": u for n, u in chans},
+        image={**image.to_json(), "containerfile": None, "containerfile_sha256": None,
+               "context": None, "built": False},
+        engine={"name": "sagemaker", "version": None, "containerized": True},
+        run=run_facts, host={"kind": "sagemaker", "instance_type": instance_type},
+        platform=platform, tracking_uri=settings.tracking_uri)
     sm, s3 = _client("sagemaker"), _client("s3")
     from mlci.train.tracking import tracker
 
     client = tracker(settings.tracking_uri)
     experiment_id, run_id = create_run(
         client, settings.tracking_uri, settings.experiment,
-        {**lineage.tags(predicate), **settings.extra_tags, "mlflow.source.name": "mlci train",
-         "mlflow.source.type": "JOB"}, settings.run_name)
+        run_tags(predicate, settings.extra_tags), settings.run_name)
     predicate["mlflow"].update(experiment_id=experiment_id, run_id=run_id)
     name = job_name or f"mlci-{run_id[:16]}-{secrets.token_hex(3)}"
     run_facts["sagemaker"]["job_name"] = name
@@ -258,7 +250,7 @@ def train_sagemaker(settings: Settings, *, role: str | None, output: str | None,
         statement = lineage.statement(digests, predicate)
         has_model = bool(result_outputs and result_outputs.has_model)
         try:
-            _finish(client, settings, run_id, status, message, statement, snapshot,
+            finish_run(client, settings, run_id, status, message, statement, snapshot,
                     result_outputs, work, build_log, run_log)
         finally:
             shutil.rmtree(work, ignore_errors=True)
