@@ -99,7 +99,7 @@ def start_server(root: Path, db: Path, artifacts: Path) -> tuple[subprocess.Pope
         if proc.poll() is not None:
             raise SystemExit(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(url + "/health", timeout=2):
+            with urllib.request.urlopen(url + "/health", timeout=2):  # noqa: S310 - http://127.0.0.1
                 return proc, url
         except OSError:
             time.sleep(0.2)
@@ -154,7 +154,7 @@ def bench_model(url: str, model: str, versions: int, repeat: int,
     holder = "1"
     raw = MlflowClient(url, url)
     for run_id in runs:
-        times["promote"].append(timed(lambda: promote(
+        times["promote"].append(timed(lambda run_id=run_id: promote(
             registry, model=model, candidate=f"runs:/{run_id}/model", alias="champion",
             expect_current=holder, gate_report=str(report), platform=platform)))
         times["rollback"].append(timed(lambda: rollback(
@@ -211,7 +211,7 @@ def main() -> int:
     try:
         results = {name: bench_model(url, name, count, args.repeat, report)
                    for name, count in models.items()}
-        for name, count in models.items():
+        for name in models:
             (run_id,) = candidate_runs(url, 1)
             results[name]["cli_promote_s"] = cli_call(
                 url, "promote", "--model", name, "--candidate", f"runs:/{run_id}/model",

@@ -119,7 +119,7 @@ def main() -> int:
     result["overhead_seconds"] = overhead
     result["target_seconds"] = 2.0
     result["meets_target"] = overhead < 2.0
-    print(f"| measurement | median (s) |\n|---|---|")
+    print("| measurement | median (s) |\n|---|---|")
     for key, value in result["median_seconds"].items():
         print(f"| {key.replace('_', ' ')} | {value:.3f} |")
     print(f"| **overhead** (mlci train - podman direct) | **{overhead:.3f}** |")

@@ -188,7 +188,7 @@ def test_data_fingerprint_matches_data_change(trained: dict[str, Any],
     cwd = os.getcwd()
     os.chdir(project)
     try:
-        code, data, err = mlci(capsys, "data-change", "--paths", "data", "--json")
+        _code, data, err = mlci(capsys, "data-change", "--paths", "data", "--json")
     finally:
         os.chdir(cwd)
     assert data is not None, err
@@ -244,7 +244,7 @@ def test_reproduce_refuses_changed_data(trained: dict[str, Any], mlflow_server: 
     with open(project / "data" / "train.csv", "a", encoding="utf-8") as out:
         out.write("r9999,0.5,0.5,1\n")
     before = len(runs_of(mlflow_server, trained["experiment"]))
-    code, data, err = mlci(capsys, "reproduce", trained["result"]["run_id"], "--config",
+    code, _data, err = mlci(capsys, "reproduce", trained["result"]["run_id"], "--config",
                            str(project / "mlci.yml"), "--tracking-uri", mlflow_server.url,
                            "--json")
     assert code == 2
@@ -322,7 +322,7 @@ def test_failing_command_marks_run_failed(base_image: str, mlflow_server: Mlflow
 def test_timeout_kills_the_container(base_image: str, mlflow_server: MlflowServer,
                                      capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     experiment = f"timeout-{uuid.uuid4().hex[:8]}"
-    code, data, err = mlci(capsys, "train", "--image", BASE_IMAGE, "--command",
+    code, _data, err = mlci(capsys, "train", "--image", BASE_IMAGE, "--command",
                            "echo started; sleep 300", "--engine", "podman", "--timeout", "3",
                            "--experiment", experiment, "--tracking-uri", mlflow_server.url,
                            "--json")

@@ -79,5 +79,6 @@ class MetricSource(Protocol):
     """Reads the evidence of one window. `cursor` is persisted in the rollout state between
     ticks (e.g. a byte offset into an access log) so each tick reads only what is new."""
 
-    def read(self, cursor: dict[str, Any], start: float, end: float) -> tuple[Window, dict[str, Any]]:
+    def read(self, cursor: dict[str, Any], start: float,
+             end: float) -> tuple[Window, dict[str, Any]]:
         """The window [start, end) and the cursor to pass next time; SourceError if unreadable."""

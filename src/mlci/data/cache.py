@@ -17,6 +17,7 @@ It is written only when every file of the tree got its row (no racily recent fil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -62,7 +63,8 @@ class StatCache:
         if len(fields) % 3:
             self.dirty = True
             return
-        self.rows = dict(zip(fields[0::3], zip(fields[1::3], fields[2::3])))
+        self.rows = dict(zip(fields[0::3], zip(fields[1::3], fields[2::3], strict=True),
+                             strict=True))
 
     def update(self, found: Mapping[str, str], hashes: Mapping[str, str]) -> bool:
         """Replace the rows by this scan's files (dropping files no longer there); True when
@@ -140,7 +142,5 @@ def write_summary(directory: Path, root: str, summary: TreeSummary) -> None:
 
 
 def drop_summary(directory: Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         (directory / SUMMARY_NAME).unlink()
-    except FileNotFoundError:
-        pass

@@ -40,7 +40,7 @@ class Child:
                 while data:
                     data = data[os.write(write_fd, data):]
                 code = 0
-            except BaseException:  # noqa: BLE001 - the parent redoes the work and reports
+            except BaseException:  # noqa: BLE001, S110 - the parent redoes the work and reports
                 pass
             finally:
                 os._exit(code)

@@ -11,6 +11,7 @@ neither the order files were found in, nor the path separator, nor the machine.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import unicodedata
@@ -68,7 +69,7 @@ def _sorted_unique(entries: Iterable[Entry]) -> list[Entry]:
     ordered = sorted(entries, key=itemgetter(0))
     paths = [e[0] for e in ordered]
     if len(set(paths)) != len(paths):
-        for first, entry in zip(ordered, ordered[1:]):
+        for first, entry in itertools.pairwise(ordered):
             if first.path == entry.path:
                 raise InputError(
                     f"{entry.path!r} is listed twice in the data snapshot "

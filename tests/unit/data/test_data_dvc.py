@@ -137,5 +137,5 @@ def test_invalid_yaml_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_no_dvc_metadata_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no .dvc file or dvc.lock"):
+    with pytest.raises(InputError, match=r"no \.dvc file or dvc\.lock"):
         dvc_entries(tmp_path)

@@ -82,7 +82,7 @@ def test_a_failing_child_only_costs_time(tree: Path, monkeypatch: pytest.MonkeyP
 def test_an_error_in_the_childs_share_is_still_reported(tree: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     os.mkfifo(tree / "data/d4/pipe")    # d4 is in the second half: the child's share
-    with pytest.raises(InputError, match="data/d4/pipe.*not a regular file"):
+    with pytest.raises(InputError, match=r"data/d4/pipe.*not a regular file"):
         walk(tree, True, monkeypatch)
 
 

@@ -130,8 +130,8 @@ def test_choose_explicit_engine_errors_name_it(bin_dir: Path) -> None:
     with pytest.raises(InputError, match="podman is not installed") as info:
         choose("podman")
     assert info.value.key == "--engine"
-    with pytest.raises(InputError, match="no working container engine: docker is not "
-                       "installed.*podman is not installed.*--engine local"):
+    with pytest.raises(InputError, match=r"no working container engine: docker is not "
+                       r"installed.*podman is not installed.*--engine local"):
         choose("auto")
     with pytest.raises(InputError, match="unknown engine"):
         choose("kubernetes")
@@ -140,8 +140,8 @@ def test_choose_explicit_engine_errors_name_it(bin_dir: Path) -> None:
 
 def test_probe_timeout(bin_dir: Path) -> None:
     fake(bin_dir, "podman", "exec /bin/sleep 5")
-    assert probe("podman", timeout=0.3) == (None, "podman is installed but did not answer "
-                                                  "within 0s")
+    assert probe("podman", timeout=0.3) == (None, ("podman is installed but did not answer "
+                                                   "within 0s"))
 
 
 def test_local_engine_streams_and_times_out(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_bad_metrics_are_clear_errors(tmp_path: Path, text: str | None, message:
 
 def test_bad_params_and_model(tmp_path: Path) -> None:
     write(tmp_path, {"metrics.json": '{"a": 1}', "params.json": "[]"})
-    with pytest.raises(OutputError, match="params.json: expected a JSON object"):
+    with pytest.raises(OutputError, match=r"params\.json: expected a JSON object"):
         read_outputs(tmp_path)
     (tmp_path / "params.json").unlink()
     (tmp_path / "model").write_text("not a dir")
@@ -74,7 +74,7 @@ def test_links_out_of_the_outputs_are_refused(tmp_path: Path) -> None:
     out = write(tmp_path / "out", {"metrics.json": '{"a": 1}'})
     secret = write(tmp_path, {"secret.txt": "s"}) / "secret.txt"
     (out / "leak.txt").symlink_to(secret)
-    with pytest.raises(OutputError, match="leak.txt: a symbolic link that points outside"):
+    with pytest.raises(OutputError, match=r"leak\.txt: a symbolic link that points outside"):
         digest_tree(out)
 
 
