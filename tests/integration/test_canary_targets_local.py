@@ -5,6 +5,8 @@ target object per tick, finding the servers again from the saved state)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +61,17 @@ def test_serves_both_versions_resumes_and_promotes(
     window, _ = NginxLogSource(Path(saved["access_log"])).read({}, 0, 2e9)
     assert window.stable.requests + window.canary.requests == 90
     assert window.canary.errors == window.stable.errors == 0
+
+    # a model server that died is restarted by the next tick, the split kept
+    os.killpg(saved["servers"]["canary"]["pid"], signal.SIGKILL)
+    assert "canary model server" in (again.health() or "")
+    third = LocalTarget(settings, base_dir=tmp_path, tracking_uri=mlflow_server.url)
+    restarted = third.prepare(refs[0], refs[1], resumed)
+    assert restarted["servers"]["canary"]["pid"] != saved["servers"]["canary"]["pid"]
+    assert restarted["servers"]["stable"] == saved["servers"]["stable"]
+    assert set(answers(settings.listen, 40)) == {(STABLE, 1), (CANARY, 2)}
+    saved = restarted
+    again = third
 
     again.finish("promoted")
     old_stable = saved["servers"]["stable"]

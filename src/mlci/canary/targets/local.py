@@ -57,13 +57,19 @@ class LocalTarget:
         temporary.write_text(json.dumps(self.servers, indent=2))
         os.replace(temporary, self.record_file)
 
-    def _server(self, label: str, ref: ModelRef) -> dict[str, Any]:
+    def _server(self, label: str, ref: ModelRef,
+                keep: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The running server of `ref` under `label`, started if needed; a recorded server of
+        another model is stopped unless it is `keep` (the one just chosen as stable)."""
         record = self.servers.get(label)
         if processes.running(record, ref.uri):
             return dict(record or {})
-        if label == "stable" and processes.running(self.servers.get("canary"), ref.uri):
-            return dict(self.servers["canary"])  # (a promotion was cut short) it serves this
-        processes.stop(record)
+        other = self.servers.get("canary")
+        if label == "stable" and processes.running(other, ref.uri):
+            processes.stop(record)
+            return dict(other or {})  # a promotion cut short: the canary's server is stable
+        if record and (keep is None or record.get("pid") != keep.get("pid")):
+            processes.stop(record)
         return processes.start_model_server(ref, workdir=self.workdir, label=label,
                                             tracking_uri=self.tracking_uri,
                                             timeout=self.settings.startup_timeout)
@@ -110,7 +116,7 @@ class LocalTarget:
         if done.returncode != 0:
             raise TargetError(f"nginx did not start on {self.settings.listen} "
                               f"(exit {done.returncode}): {done.stderr.strip()[-2000:]}")
-        self.router._wait_for(generation)
+        self.router.wait_for(generation)
 
     # -- Target -----------------------------------------------------------------------------
 
@@ -120,7 +126,7 @@ class LocalTarget:
             self.servers = {**self.servers, **saved["servers"]}
         resumed = bool(saved)
         self.servers["stable"] = self._server("stable", stable)
-        self.servers["canary"] = self._server("canary", canary)
+        self.servers["canary"] = self._server("canary", canary, keep=self.servers["stable"])
         self._save()
         weight = float(self.servers.get("weight", 0.0)) if resumed else 0.0
         self._route(weight)

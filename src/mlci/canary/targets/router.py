@@ -164,14 +164,14 @@ class Router:
             _run(self.test, "nginx configuration test", self.reload_timeout)
             old_workers = listening_workers(self.listen)
             _run(self.reload, "nginx reload", self.reload_timeout)
-            self._wait_for(generation)
+            self.wait_for(generation)
             self._wait_retired(old_workers)
         except TargetError:
             self._restore(previous)
             raise
         _write(self.config.with_name(self.config.name + ".last-good"), text)
 
-    def _wait_for(self, generation: str) -> None:
+    def wait_for(self, generation: str) -> None:
         deadline = time.monotonic() + self.reload_timeout
         while time.monotonic() < deadline:
             if serving_generation(self.listen) == generation:
