@@ -5,8 +5,10 @@ without image hosting).
 The charts follow the gate picture's rules of honesty: both y axes start at zero and say their
 unit; the x axis is the windows in order, each labelled with its end time since the start
 (Mermaid's xychart spaces categories evenly, so the labels carry the real times); only windows
-where the canary served requests are drawn in the error-rate chart (no invented zeros), and the
-stable model's error rate is drawn next to the canary's, so the comparison is visible.
+where the canary served requests are drawn in the error-rate chart (no invented zeros), the
+canary's error rate as bars from zero and the stable model's as a line over them, so the
+comparison is visible without a legend (xychart has none); a change of the split after the
+last window (the rollback itself) is the weight chart's last point.
 """
 
 from __future__ import annotations
@@ -57,8 +59,15 @@ def _chart(r: Rollout) -> list[str]:
     windows = r.windows[-MAX_POINTS:]
     if not windows:
         return []
-    labels = ", ".join(f'"{_elapsed(w["end"] - r.started_at)}"' for w in windows)
-    weights = ", ".join(f"{float(w['weight']):g}" for w in windows)
+    points = [(_elapsed(w["end"] - r.started_at), float(w["weight"])) for w in windows]
+    if r.weights and r.weights[-1]["t"] >= windows[-1]["end"] and \
+            float(r.weights[-1]["to"]) != points[-1][1]:
+        # the split changed after the last window (a rollback, a promotion): show where it is
+        change = r.weights[-1]
+        what = r.phase if r.terminal else "changed"
+        points.append((f"{_elapsed(change['t'] - r.started_at)} {what}", float(change["to"])))
+    labels = ", ".join(f'"{label}"' for label, _ in points)
+    weights = ", ".join(f"{weight:g}" for _, weight in points)
     out = ["```mermaid", "xychart-beta", '    title "Canary weight per window (% of traffic)"',
            f"    x-axis \"window end (h:mm:ss since start)\" [{labels}]",
            '    y-axis "canary weight (%)" 0 --> 100', f"    line [{weights}]", "```"]
@@ -74,10 +83,10 @@ def _chart(r: Rollout) -> list[str]:
     top = max([c for _, c, _ in rates] + [s for _, _, s in rates if s is not None] + [0.1])
     labels = ", ".join(f'"{_elapsed(w["end"] - r.started_at)}"' for w, _, _ in rates)
     out += ["", "```mermaid", "xychart-beta",
-            '    title "Error rate per window (%): canary (first line), stable (second)"',
+            '    title "Error rate per window (%): canary (bars), stable (line)"',
             f"    x-axis \"window end (h:mm:ss since start)\" [{labels}]",
             f'    y-axis "error rate (%)" 0 --> {top * 1.1:.3g}',
-            "    line [" + ", ".join(f"{c:.4g}" for _, c, _ in rates) + "]"]
+            "    bar [" + ", ".join(f"{c:.4g}" for _, c, _ in rates) + "]"]
     if all(s is not None for _, _, s in rates):
         out.append("    line [" + ", ".join(f"{s:.4g}" for _, _, s in rates) + "]")
     out.append("```")

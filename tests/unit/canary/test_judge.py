@@ -103,7 +103,7 @@ def test_the_chart_starts_at_zero_and_skips_windows_without_canary_traffic() -> 
     assert "line [10, 10, 50]" in text
     error_chart = text.split("```mermaid")[2].split("```")[0]
     assert '"0:02:00", "0:03:00"]' in error_chart and "0:01:00" not in error_chart
-    assert "line [2, 1]" in error_chart and "line [1, 1]" in error_chart
+    assert "bar [2, 1]" in error_chart and "line [1, 1]" in error_chart
     assert 'y-axis "error rate (%)" 0 -->' in error_chart
 
 
@@ -112,3 +112,12 @@ def test_hostile_names_stay_inert_in_the_summary() -> None:
     text = report.markdown("<img src=x onerror=alert(1)> @team", "idle", "[x](http://e)", r)
     assert "<img" not in text and "@team" not in text.replace("@\u200bteam", "")
     json.dumps(r.as_dict())
+
+
+def test_the_weight_chart_ends_with_the_rollback() -> None:
+    r = Rollout("m", "2", "1", started_at=0.0, phase="rolled-back", weight=0.0)
+    r.add_window({"end": 60, "step": 1, "weight": 10, "status": "fail", "canary_requests": 50,
+                  "stable_requests": 500, "canary_error_rate": 0.5, "checks": []})
+    r.weights = [{"t": 0, "from": 0, "to": 10}, {"t": 61, "from": 10, "to": 0}]
+    chart = report.markdown("m", "rolled-back", "x", r).split("```mermaid")[1]
+    assert '["0:01:00", "0:01:01 rolled-back"]' in chart and "line [10, 0]" in chart
