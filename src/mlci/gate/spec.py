@@ -164,10 +164,12 @@ class PredictionColumns(_Strict):
     score: str | None = Field(
         None, description="predicted probability of the positive class (ROC AUC, log loss)")
     task: Literal["auto", "classification", "regression"] = Field(
-        "auto", description="auto: classification when labels are 0/1 or positive_label is "
-        "set, else regression")
+        "auto", description="auto: classification when every label is 0/1 or positive_label "
+        "is set, regression when a label has a fractional part; anything else (e.g. one -1 "
+        "among 0/1) is an error until the task is declared")
     positive_label: str | None = Field(
-        None, description="label value of the positive class when labels are not 0/1")
+        None, description="label value of the positive class when labels are not 0/1; "
+        "labels and predictions may then hold one other class only")
 
 
 class GateSpec(_Strict):
