@@ -33,13 +33,8 @@ def named_metrics(spec: GateSpec) -> dict[str, str]:
         out.setdefault(spec.primary.metric, "primary.metric")
     for name in spec.metrics:
         out.setdefault(name, f"metrics.{name}")
-    if spec.slices:
-        for name in spec.slices.metrics:
-            out.setdefault(name, f"slices.metrics.{name}")
-        if spec.slices.worst:
-            out.setdefault(spec.slices.worst.metric, "slices.worst.metric")
-    if spec.fairness:
-        out.setdefault(spec.fairness.metric, "fairness.metric")
+    for name, key in _per_example(spec).items():
+        out.setdefault(name, key)
     return out
 
 
