@@ -106,6 +106,18 @@ WRAP
     printf '%s\n' "$want_stamp" >"$stamp"
 fi
 
+# --- mermaid (npm): the canary job summary's charts rendered in Chromium --------------------
+MERMAID_VERSION="11.17.2"
+mermaid_js="$tools/mermaid/node_modules/mermaid/dist/mermaid.min.js"
+if [[ ! -f "$mermaid_js" || "$(cat "$tools/mermaid/.stamp" 2>/dev/null || true)" != "$MERMAID_VERSION" ]]; then
+    command -v npm >/dev/null 2>&1 || { log "npm not found: install Debian's npm (apt-get install npm)"; exit 2; }
+    log "npm install mermaid@$MERMAID_VERSION into $tools/mermaid"
+    mkdir -p "$tools/mermaid"
+    npm install --prefix "$tools/mermaid" --no-audit --no-fund --no-update-notifier --loglevel=error \
+        "mermaid@$MERMAID_VERSION" >&2
+    printf '%s\n' "$MERMAID_VERSION" >"$tools/mermaid/.stamp"
+fi
+
 # --- versions ---------------------------------------------------------------------------------
 ver() { "$@" 2>&1 | head -n1 || true; }
 export PATH="$tools/bin:$venv/bin:$PATH"
