@@ -61,7 +61,12 @@ def build(opts: dict[str, Any], *, write: str | None, cache: str | None,
     if opts["paths"]:
         from mlci.data.local import fingerprint_paths
 
+        # The manifests being written and read are never part of the data they describe:
+        # a baseline kept inside the watched paths must not read as "1 added" forever.
         exclude = [outside_cwd(write, root)] if write else []
+        against = opts.get("against")
+        if against and not str(against).startswith(("models:/", "git:")):
+            exclude.append(outside_cwd(str(against), root))
         result = fingerprint_paths(opts["paths"], root,
                                    cache_dir=outside_cwd(cache, root) if cache else None,
                                    exclude=exclude, show_progress=show_progress)
