@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlci.errors import InputError
-from mlci.gate.spec import COMPUTABLE, GateSpec, check_unicode
+from mlci.gate.spec import COMPUTABLE, GateSpec
+from mlci.gate.spec_errors import check_unicode
 
 if TYPE_CHECKING:
     from mlci.gate.engine import Side

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from mlci.errors import InputError
+from mlci.gate.spec_errors import check_unicode, not_unicode, spec_error
 
 # Metrics the gate computes itself from per-example predictions (metrics.py).
 COMPUTABLE = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "mae", "rmse")
@@ -193,7 +193,7 @@ class GateSpec(_Strict):
     @classmethod
     def _unicode(cls, data: Any) -> Any:
         # every path (a spec file, mlci.yml's gate:) refuses what no report could be written in
-        found = _not_unicode(data, "")
+        found = not_unicode(data, "")
         if found:
             raise ValueError(f"{found[0] + ': ' if found[0] else ''}{found[1]} is not valid "
                              "Unicode text (it holds a lone surrogate)")
@@ -218,76 +218,6 @@ class GateSpec(_Strict):
         return metric not in LOWER_IS_BETTER
 
 
-def _unwrap(tp: Any) -> Any:
-    while get_origin(tp) in (Union, types.UnionType):
-        tp = next(a for a in get_args(tp) if a is not type(None))
-    return tp
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the mapping at `loc` accepts, for an 'unknown key' message."""
-    tp: Any = GateSpec
-    for part in loc[:-1]:
-        tp = _unwrap(tp)
-        if get_origin(tp) is dict:
-            tp = get_args(tp)[1]
-        elif isinstance(tp, type) and issubclass(tp, BaseModel) and str(part) in tp.model_fields:
-            tp = tp.model_fields[str(part)].annotation
-        else:
-            return []
-    tp = _unwrap(tp)
-    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
-
-
-def spec_error(exc: ValidationError, *, file: str, prefix: str = "") -> InputError:
-    """The first pydantic error as an InputError naming the file and the key path."""
-    error = exc.errors()[0]
-    loc = tuple(error["loc"])
-    key = prefix + ".".join(str(p) for p in loc) if loc else (prefix.rstrip(".") or None)
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc)
-        message = "unknown key" + (f" (expected one of: {', '.join(allowed)})" if allowed else "")
-    elif kind == "missing":
-        message = "required key is missing"
-    else:
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if "got " not in message and not isinstance(error.get("input"), (dict, list)):
-            message += f", got {error.get('input')!r}"
-    more = len(exc.errors()) - 1
-    if more:
-        message += f" (and {more} more problem(s))"
-    return InputError(message, file=file, key=key)
-
-
-def _not_unicode(data: Any, path: str) -> tuple[str, str] | None:
-    """(key path, repr) of the first key or string that is not valid Unicode (a lone
-    surrogate, which YAML and JSON escapes can spell but no report can be written with)."""
-    if isinstance(data, str):
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError:
-            return path, ascii(data)
-        return None
-    items: list[tuple[Any, Any]] = list(data.items()) if isinstance(data, dict) else \
-        list(enumerate(data)) if isinstance(data, list) else []
-    for key, value in items:
-        where = f"{path}.{ascii(key)[1:-1] if isinstance(key, str) else key}".lstrip(".")
-        found = _not_unicode(key, where) if isinstance(key, str) else None
-        found = found or _not_unicode(value, where)
-        if found:
-            return found
-    return None
-
-
-def check_unicode(data: Any, *, file: str | None, prefix: str = "") -> None:
-    """An InputError naming the key when a name or text in `data` is not valid Unicode."""
-    found = _not_unicode(data, prefix.rstrip("."))
-    if found:
-        raise InputError(f"{found[1]} is not valid Unicode text (it holds a lone surrogate)",
-                         file=file, key=found[0] or None)
-
-
 def validate_gate_spec(data: Any, *, file: str, prefix: str = "") -> GateSpec:
     if data is None:
         data = {}
@@ -298,7 +228,7 @@ def validate_gate_spec(data: Any, *, file: str, prefix: str = "") -> GateSpec:
     try:
         return GateSpec.model_validate(data)
     except ValidationError as exc:
-        raise spec_error(exc, file=file, prefix=prefix) from None
+        raise spec_error(exc, file=file, prefix=prefix, root=GateSpec) from None
 
 
 def load_gate_spec(path: str | Path) -> GateSpec:
