@@ -3,6 +3,7 @@
 Modules, in the order data flows through them:
 
 - `spec`        the gate spec (pydantic; importable without numpy, so `mlci schema` stays light)
+- `spec_errors` its validation messages: file, key path, what was expected
 - `sources`     candidate/baseline metrics from MLflow or JSON files
 - `tables`      prediction file columns (CSV or Parquet) read into arrays, ids as written
 - `predictions` per-example prediction files: task, labels, joined on an id column
