@@ -60,7 +60,9 @@ class GuardedStream(io.TextIOBase):
     def write(self, text: str) -> int:
         if not text:
             return 0
-        out = defuse(text)
+        from mlci.redact import redact
+
+        out = defuse(redact(text))   # no line mlci prints carries a credential either
         if not self._line_start and _COMMAND_LINE.match(out):
             # the first segment continues a line already begun: it cannot start a command
             first, sep, rest = out.partition("\n")

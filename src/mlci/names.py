@@ -45,3 +45,7 @@ GATE_OVERRIDE_REASON = "mlci.gate.override_reason"
 SOURCE_RUN_ID = "mlci.source_run_id"
 APPROVED_BY = "mlci.approved_by"
 ROLLOUT = "mlci.rollout"
+
+# -- the audit trail (`mlci.registry.audit`): params and tags of its event runs --------------
+AUDIT_NEXT = "mlci.next"            # an event's successor in the alias's chain (write-once)
+AUDIT_DECISION = "mlci.decision"    # "move" or "abort", written once

@@ -39,3 +39,16 @@ def test_every_error_message_is_stripped() -> None:
     assert "hunter2" not in str(error) and "hunter2" not in error.message
     assert "reg:5000" in str(error)
     assert "pw" not in str(InputError("bad", file="https://u:pw@host/f.json"))
+
+
+def test_every_line_mlci_prints_is_stripped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guarded streams (`mlci.escape`) pass every write through the stripper."""
+    import io
+
+    from mlci.escape import GuardedStream
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-secret-42")
+    raw = io.StringIO()
+    stream = GuardedStream(raw)
+    stream.write("using https://bob:hunter2@reg:5000 with tok-secret-42\n")
+    assert raw.getvalue() == "using https://reg:5000 with ***\n"

@@ -21,6 +21,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from mlci import names
 from mlci.ci import Platform
 from mlci.errors import InputError
 from mlci.registry.audit import AuditLog
@@ -88,14 +89,14 @@ class RolloutRegistry:
                        target=plan.version, expected=plan.stable, fields=fields,
                        me=me_of(self.platform))
         self._drop_canary_alias(plan.version)
-        self.registry.call("set_model_version_tag", self.model, plan.version, "mlci.rollout",
+        self.registry.call("set_model_version_tag", self.model, plan.version, names.ROLLOUT,
                            "promoted")
 
     def roll_back(self, plan: Plan, summary: str) -> None:
         from mlci.registry.rollback import rollback
 
         self._drop_canary_alias(plan.version)
-        self.registry.call("set_model_version_tag", self.model, plan.version, "mlci.rollout",
+        self.registry.call("set_model_version_tag", self.model, plan.version, names.ROLLOUT,
                            "rolled-back")
         if plan.candidate_was_champion and plan.stable is not None and \
                 self.registry.alias_version(self.model, self.champion) == plan.version:

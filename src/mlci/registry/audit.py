@@ -59,12 +59,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from mlci import names
 from mlci.errors import InputError, ServiceError
 from mlci.registry.client import Conflict, NotFound, Registry
 
-P = "mlci."
-NEXT = "mlci.next"              # param on an event / tag on the root experiment: the successor
-DECISION = "mlci.decision"      # param on an event: "move" or "abort", written once
+P = names.PREFIX
+NEXT = names.AUDIT_NEXT              # param on an event / tag on the root experiment: the successor
+DECISION = names.AUDIT_DECISION      # param on an event: "move" or "abort", written once
 MOVE_KINDS = frozenset({"promote", "rollback"})
 TERMINAL = frozenset({"moved", "aborted", "lost", "interrupted", "recorded"})
 NONE = "none"                   # how "no version" is written in a tag

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlci import names
 from mlci.ci import Platform
 from mlci.errors import CheckFailed, InputError
 from mlci.registry import faults
@@ -251,8 +252,8 @@ def _set_version_tags(registry: Registry, model: str, mv: Any, tags: Mapping[str
 def lineage_of(run: Any) -> dict[str, str]:
     """The `mlci.*` tags the train stage wrote on the candidate's run (commit, data
     fingerprint, image digest, seed, CI run URL, ...), and the run id."""
-    tags = {k: v for k, v in run.data.tags.items() if k.startswith("mlci.")}
-    tags["mlci.source_run_id"] = run.info.run_id
+    tags = {k: v for k, v in run.data.tags.items() if k.startswith(names.PREFIX)}
+    tags[names.SOURCE_RUN_ID] = run.info.run_id
     return tags
 
 
@@ -296,9 +297,9 @@ def promote(registry: Registry, *, model: str, candidate: str, alias: str,
     report_link = None
     if report is not None:
         report_link = report.link or platform.run_url or str(Path(report.path).resolve())
-    gate_tags = {"mlci.gate.verdict": verdict, "mlci.gate.report": report_link,
-                 "mlci.approved_by": approved_by,
-                 "mlci.gate.override_reason": reason if override else None}
+    gate_tags = {names.GATE_VERDICT: verdict, names.GATE_REPORT: report_link,
+                 names.APPROVED_BY: approved_by,
+                 names.GATE_OVERRIDE_REASON: reason if override else None}
     mv, run_id, fresh = _resolve_candidate(registry, model, candidate,
                                            lambda run: {**lineage_of(run), **gate_tags})
     version = str(mv.version)
@@ -318,9 +319,9 @@ def promote(registry: Registry, *, model: str, candidate: str, alias: str,
     fields.update({"verdict": verdict, "approved_by": approved_by, "gate_report": report_link,
                    "override": "true" if override else None, "reason": reason,
                    "candidate": candidate, "candidate_run_id": run_id})
-    for key in ("mlci.git_commit", "mlci.data_fingerprint", "mlci.image_digest", "mlci.seed"):
+    for key in names.LINEAGE_TAGS:
         if tags.get(key):
-            fields["lineage." + key[len("mlci."):]] = tags[key]
+            fields["lineage." + key[len(names.PREFIX):]] = tags[key]
     if expect_alias and expect_alias != alias and expected is not UNSET:
         holder = registry.alias_version(model, expect_alias)
         if holder != expected:
