@@ -22,8 +22,9 @@ def json_schema() -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
+        from mlci.fileio import write_atomic
+
+        write_atomic(args.output, text, what="the schema", key="--output")
     else:
         print(text, end="")
     return 0

@@ -82,6 +82,9 @@ def _from_text(ref: str, text: str, origin: str) -> Baseline:
 def from_file(ref: str, root: Path) -> Baseline:
     path = Path(ref) if os.path.isabs(ref) else Path.cwd() / ref
     shown = os.path.relpath(path) if os.path.isabs(ref) else ref
+    if path.exists() and not path.is_file():   # a FIFO would block the read forever
+        raise InputError("the baseline manifest is not a regular file", file=shown,
+                         key="--against")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -91,6 +94,9 @@ def from_file(ref: str, root: Path) -> Baseline:
     except OSError as exc:
         raise InputError(f"cannot read baseline manifest: {exc.strerror}", file=shown,
                          key="--against") from None
+    except UnicodeDecodeError:
+        raise InputError("not an mlci data manifest: the file is not UTF-8 text (binary?)",
+                         file=shown, key="--against") from None
     return _from_text(ref, text, shown)
 
 

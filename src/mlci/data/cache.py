@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 CACHE_NAME = "mlci-data-cache-v1.tsv"
 SUMMARY_NAME = "mlci-data-tree-v1.json"
@@ -93,12 +93,13 @@ class StatCache:
     def save(self) -> None:
         if self.path is None or not self.dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
+        from mlci.fileio import write_atomic
+
+        def rows(out: TextIO) -> None:
             out.write(HEADER + self.root + "\n")
             out.writelines(f"{p}\t{s}\t{d}\n" for p, (s, d) in self.rows.items())
-        os.replace(tmp, self.path)
+
+        write_atomic(self.path, rows, what="the stat cache", key="--cache")
         self.dirty = False
 
 
@@ -132,13 +133,12 @@ def read_summary(directory: Path, root: str) -> TreeSummary | None:
 
 
 def write_summary(directory: Path, root: str, summary: TreeSummary) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / SUMMARY_NAME
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"root": root, "listing": summary.listing,
-                               "fingerprint": summary.fingerprint, "files": summary.files,
-                               "bytes": summary.bytes}) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    from mlci.fileio import write_atomic
+
+    write_atomic(directory / SUMMARY_NAME,
+                 json.dumps({"root": root, "listing": summary.listing,
+                             "fingerprint": summary.fingerprint, "files": summary.files,
+                             "bytes": summary.bytes}) + "\n", what="the stat cache", key="--cache")
 
 
 def drop_summary(directory: Path) -> None:

@@ -67,8 +67,11 @@ def build(opts: dict[str, Any], *, write: str | None, cache: str | None,
         against = opts.get("against")
         if against and not str(against).startswith(("models:/", "git:")):
             exclude.append(outside_cwd(str(against), root))
-        result = fingerprint_paths(opts["paths"], root,
-                                   cache_dir=outside_cwd(cache, root) if cache else None,
+        cache_dir = outside_cwd(cache, root) if cache else None
+        if cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
+            raise InputError("expected a directory for the stat cache, got a file",
+                             file=str(cache), key="--cache")
+        result = fingerprint_paths(opts["paths"], root, cache_dir=cache_dir,
                                    exclude=exclude, show_progress=show_progress)
         stats.update(hashed_files=result.hashed_files, hashed_bytes=result.hashed_bytes,
                      cached_files=result.cached_files)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import stat as stat_mod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -269,6 +270,7 @@ def fingerprint_paths(patterns: Sequence[str], root: Path, *, cache_dir: Path | 
     walker = Walker(root, exclude=[*exclude, *([cache_dir] if cache_dir else [])])
     for pattern in patterns:
         walker.add_pattern(pattern)
+    _refuse_undecodable_names(walker)
     if cache_dir is None:
         return _hash(walker, None, show_progress)
     digest = walker.digest()
@@ -316,6 +318,23 @@ def _hash(walker: Walker, cache_dir: Path | None, show_progress: bool,
             write_summary(cache_dir, walker.root_str, TreeSummary(
                 digest, manifest.fingerprint, manifest.files, manifest.total_size))
     return LocalResult(manifest, len(jobs), hashed_bytes, len(found) - len(jobs))
+
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")   # bytes that were not UTF-8 (surrogateescape)
+
+
+def _refuse_undecodable_names(walker: Walker) -> None:
+    """Manifests, reports and fingerprints are UTF-8 text: a file name that is not UTF-8 would
+    make each of them fail differently. One regex over the whole listing, in C."""
+    if not _UNDECODABLE.search(walker._listing()):
+        return
+    bad = [key for key in walker.found if _UNDECODABLE.search(key)]
+    from mlci.escape import shown
+
+    names = ", ".join(shown(key.encode("utf-8", "surrogateescape")
+                            .decode("utf-8", "backslashreplace")) for key in bad[:5])
+    raise InputError(f"{len(bad)} data file name(s) are not valid UTF-8 ({names}): rename them; "
+                     "mlci's manifests and reports are UTF-8", key="data.paths")
 
 
 STABLE_TRIES = 3

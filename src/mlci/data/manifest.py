@@ -145,10 +145,9 @@ class Manifest:
         return json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n"
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.dumps(), encoding="utf-8")
-        os.replace(tmp, path)
+        from mlci.fileio import write_atomic
+
+        write_atomic(path, self.dumps(), what="the manifest", key="--write")
 
     @classmethod
     def from_json(cls, data: Any, *, origin: str) -> Manifest:
@@ -194,6 +193,9 @@ class Manifest:
                              "`mlci data-change --write FILE`)", file=str(path)) from None
         except OSError as exc:
             raise InputError(f"cannot read manifest: {exc.strerror}", file=str(path)) from None
+        except UnicodeDecodeError:
+            raise InputError("not an mlci data manifest: the file is not UTF-8 text (binary?)",
+                             file=str(path)) from None
         return cls.loads(text, origin=str(path))
 
     @classmethod
