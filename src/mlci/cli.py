@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "score a registered model on a dataset: a predictions file for the gate"),
     "canary": ("mlci.commands.canary", ("roll a candidate out by a growing share of traffic, "
                "checked every interval; roll back on a failed check (run|step|status|abort)")),
+    "pipeline": ("mlci.commands.pipeline", ("run every stage of mlci.yml in order: data-change, "
+                 "validate-data, train, gate, promote, canary")),
 }
 
 
