@@ -40,6 +40,9 @@ FILES = {
                             "false,2021-01-01,2\r\n",
     "spaces": "i,f,s,c,b,d,u\n 1 , 2.5 , x ,a,True,2021-01-01T10:00:00+02:00, 7\n",
     "bom": "\ufeffi,f,s,c,b,d,u\n1,1,x,a,true,2021-01-01,1\n",
+    "quoted delimiters and nulls": 'i,f,s,c,b,d,u\n1,,"x,,y",a,true,2021-01-01,\n2,NA,"NA",b,'
+                                   'false,,1\n3,"",",",,,,\n',
+    "empty fields in a row": "i,f,s,c,b,d,u\n1,,,,,,\n,,,,,,\n",
     "long text": "i,f,s,c,b,d,u\n1,1,abcdefghijklmnop,a,true,2021-01-01,1\n",
 }
 

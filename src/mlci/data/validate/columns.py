@@ -133,8 +133,10 @@ class ColumnBuilder:
                     self.pieces.append(Piece(self.want, values, null, source))
                     return
         codes = self.codes
-        arr = np.fromiter((codes.setdefault(c, len(codes)) for c in cells), dtype=np.int32,
-                          count=len(cells))
+        for text in dict.fromkeys(cells):  # each distinct text once, then a lookup in C
+            if text not in codes:
+                codes[text] = len(codes)
+        arr = np.fromiter(map(codes.__getitem__, cells), dtype=np.int32, count=len(cells))
         self.pieces.append(Piece("codes", arr, np.zeros(arr.size, dtype=bool), source))
 
     def add_values(self, kind: str, values: np.ndarray, null: np.ndarray, source: str) -> None:

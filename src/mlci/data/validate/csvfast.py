@@ -22,33 +22,80 @@ from mlci.data.validate.columns import ColumnBuilder
 _FIELD = {"number": "f8", "integer": "i8"}
 
 
-def null_pattern(nulls: set[str], delimiter: str) -> re.Pattern[str]:
-    """A field that is exactly a null spelling (unquoted)."""
-    if not nulls:
-        return re.compile(r"(?!)")  # matches nothing
-    alternatives = "|".join(re.escape(n) for n in sorted(nulls, key=len, reverse=True))
-    d = re.escape(delimiter)
-    return re.compile(rf"(?<![^{d}\n])(?:{alternatives})(?=[{d}\r\n])", re.MULTILINE)
+class NullRewriter:
+    """Rewrites every unquoted field that is exactly a null spelling to `nan`: the empty
+    spelling with plain string replaces, the others with a regular expression built from
+    the spellings that occur in the chunk at all."""
+
+    def __init__(self, nulls: set[str], delimiter: str) -> None:
+        self.empty = "" in nulls
+        self.others = sorted((n for n in nulls if n), key=len, reverse=True)
+        self.d = delimiter
+        self._patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+    def __call__(self, text: str) -> str:
+        present = tuple(n for n in self.others if n in text)
+        if present:
+            pattern = self._patterns.get(present)
+            if pattern is None:
+                d = re.escape(self.d)
+                alternatives = "|".join(re.escape(n) for n in present)
+                pattern = re.compile(rf"(?<![^{d}\n])(?:{alternatives})(?=[{d}\r\n])")
+                self._patterns[present] = pattern
+            text = pattern.sub("nan", text)
+        if self.empty:
+            d = self.d
+            text = "\n" + text
+            for _ in range(2):  # twice: ",,," holds two empty fields that share a comma
+                text = text.replace(d + d, d + "nan" + d)
+            text = text.replace("\n" + d, "\nnan" + d).replace(d + "\r\n", d + "nan\r\n")
+            text = text.replace(d + "\n", d + "nan\n")[1:]
+        return text
 
 
-def spans_lines(lines: list[str]) -> bool:
-    """Whether a quoted field may continue on the next line (an odd count of quotes)."""
-    return any(line.count('"') % 2 for line in lines if '"' in line)
+def layout(text: str, delimiter: str, width: int) -> tuple[bool, bool, bool]:
+    """(a quoted field spans lines, a delimiter is inside a quoted field, the lines may not
+    all have `width` fields). numpy's reader checks that a row has the last column (it is
+    always asked for it) but not that it has no more: the count of unquoted delimiters
+    does. A blank line counts as not plain (the csv module skips it)."""
+    if len(delimiter.encode("utf-8")) != 1 or text.startswith(("\n", "\r\n")) or \
+            "\n\n" in text or "\n\r\n" in text:
+        return False, True, True
+    buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    lines = text.count("\n")
+    delimiters = text.count(delimiter)
+    spans = inside = False
+    if '"' in text:
+        quotes = np.flatnonzero(buf == ord('"'))
+        newlines = np.flatnonzero(buf == ord("\n"))
+        spans = bool((np.searchsorted(quotes, newlines) & 1).any())
+        if quotes.size % 2 or spans:
+            return True, True, True
+        where = np.flatnonzero(buf == ord(delimiter))
+        quoted = int(np.sum(np.searchsorted(where, quotes[1::2]) -
+                            np.searchsorted(where, quotes[0::2])))
+        inside, delimiters = quoted > 0, delimiters - quoted
+    return spans, inside, delimiters != (width - 1) * lines
 
 
-def parse_chunk(lines: list[str], keep: list[tuple[int, str]],
+def parse_chunk(text: str, quoted_delimiters: bool, keep: list[tuple[int, str]], width: int,
                 builders: dict[str, ColumnBuilder], delimiter: str,
-                pattern: re.Pattern[str], source: str) -> int | None:
-    """Rows parsed into the builders, or None (nothing added) when numpy refuses the chunk."""
-    text = "".join(lines)
-    if not text.endswith("\n"):
-        text += "\n"
-    text = pattern.sub("nan", text)
+                rewrite: NullRewriter, source: str) -> int | None:
+    """Rows parsed into the builders, or None (nothing added) when numpy refuses the chunk
+    (or nulls would have to be rewritten where a quoted field holds the delimiter). `text`
+    ends with a newline and every line has the header's number of fields (see `layout`)."""
+    rewritten = rewrite(text)
+    if quoted_delimiters and rewritten != text:
+        return None
+    text = rewritten
     dtype = [(f"c{i}", _FIELD.get(builders[name].want, "O")) for i, name in keep]
+    columns = [i for i, _ in keep]
+    if columns[-1] != width - 1:  # always the last column: a short row is then an error
+        columns.append(width - 1)
+        dtype.append(("last", "O"))
     try:
         table: Any = np.loadtxt(io.StringIO(text), delimiter=delimiter, quotechar='"',
-                                comments=None, dtype=dtype, usecols=[i for i, _ in keep],
-                                ndmin=1)
+                                comments=None, dtype=dtype, usecols=columns, ndmin=1)
     except (ValueError, OverflowError):
         return None
     for i, name in keep:

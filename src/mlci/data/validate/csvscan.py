@@ -94,7 +94,7 @@ def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]
     delimiter = _delimiter(path, contract)
     # MLCI_CSV_READER=csv: the csv module only (the reference the fast path is tested against)
     fast = os.environ.get("MLCI_CSV_READER", "") != "csv"
-    pattern = csvfast.null_pattern(nulls, delimiter)
+    rewrite = csvfast.NullRewriter(nulls, delimiter)
     try:
         with open(path, newline="", encoding=_encoding(contract)) as handle:
             first = handle.readline()
@@ -108,11 +108,17 @@ def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]
                 lines = list(islice(handle, CHUNK))
                 if not lines:
                     break
-                if not fast or csvfast.spans_lines(lines):
+                text = "".join(lines)
+                text += "" if text.endswith("\n") else "\n"
+                spans, quoted_delimiters, ragged = csvfast.layout(
+                    text, delimiter, len(header)) if fast else (True, True, True)
+                if spans:
                     rows += _csv_module(chain(lines, handle), line, keep, builders,
                                         len(header), path, delimiter)
                     break
-                got = csvfast.parse_chunk(lines, keep, builders, delimiter, pattern, str(path))
+                got = None if ragged else csvfast.parse_chunk(
+                    text, quoted_delimiters, keep, len(header), builders, delimiter, rewrite,
+                    str(path))
                 if got is None:
                     got = _csv_module(iter(lines), line, keep, builders, len(header), path,
                                       delimiter)

@@ -156,8 +156,8 @@ class ColumnCheck:
         return number if number is not None else np.nan
 
     def unique(self) -> None:
-        distinct = int(np.unique(self.valid).size)
-        dups = self.total - distinct
+        ordered = np.sort(self.valid)
+        dups = int(np.count_nonzero(ordered[1:] == ordered[:-1]))
         self.row_rule("unique", dups, "{n} duplicate(s)", "unique")
 
     def text_rules(self) -> None:
