@@ -66,14 +66,12 @@ def main() -> None:
     shutil.copy(Path(__file__).parent / "churn_model.py", folder / "code" / "churn_model.py")
     (folder / "model.json").write_text(json.dumps(params, indent=2))
     python = ".".join(map(str, sys.version_info[:3]))
+    # No signature: the model picks its own columns from whatever table it is given (the
+    # id, the label and the sensitive attribute are never used), so the same model scores a
+    # holdout file (mlci evaluate) and a request of feature columns (mlflow models serve).
     (folder / "MLmodel").write_text(
         "flavors:\n  python_function:\n    loader_module: churn_model\n    code: code\n"
-        f"    data: model.json\n    python_version: {python}\n"
-        "signature:\n  inputs: '[" + ", ".join(
-            f'{{"name": "{n}", "type": "{t}", "required": false}}' for n, t in (
-                ("tenure_months", "double"), ("monthly_charges", "double"),
-                ("support_calls", "double"), ("contract", "string"), ("region", "string"),
-                ("last_login_days", "double"))) + "]'\n  outputs: null\n")
+        f"    data: model.json\n    python_version: {python}\n")
     print(json.dumps(metrics))
 
 

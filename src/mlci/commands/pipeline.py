@@ -1,6 +1,7 @@
 """`mlci pipeline run`: every stage of mlci.yml in order, in this process.
 
     mlci pipeline run [--config mlci.yml] [--force] [--holdout FILE] [--report-dir DIR] [--json]
+    mlci pipeline stop [--config mlci.yml]     # stop what the local target keeps serving
 
 data-change decides whether anything runs (`--force` runs anyway); then validate-data,
 train, gate, promote and canary, each printing what it decided and why. Defaults when
@@ -23,7 +24,9 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["run"], help="run: every stage of mlci.yml in order")
+    parser.add_argument("action", choices=["run", "stop"],
+                        help="run: every stage of mlci.yml in order; stop: stop the model "
+                        "servers and nginx the local target keeps serving")
     parser.add_argument("--force", action="store_true",
                         help="run every stage even when the data did not change")
     parser.add_argument("--holdout", metavar="FILE",
@@ -50,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     config_path = str(found.resolve())
     args.config = config_path
     config = load_config(args)
+    if args.action == "stop":
+        from mlci.pipeline.serving import stop_local
+
+        print(stop_local(config))
+        return 0
     if not config.model:
         raise InputError("set `model` in mlci.yml: the pipeline registers and promotes it",
                          file=config_path, key="model")

@@ -79,10 +79,10 @@ class Run:
         verdict = self._step(stages.gate, self.ctx, trained)
         if verdict.decision == "review":
             candidate = f"runs:/{trained.detail['run_id']}/model"
-            approve = (f"mlci promote --config {self.ctx.config_path} --candidate {candidate} "
-                       "--approved")
+            where = f"--config {self.ctx.config_path} --tracking-uri {self.ctx.tracking_uri}"
+            approve = f"mlci promote {where} --candidate {candidate} --approved"
             if self.ctx.config.deploy is not None:
-                approve += f"; then mlci canary run --config {self.ctx.config_path}"
+                approve += f"; then mlci canary run {where}"
             self.next = f"a person decides: to approve, run `{approve}`"
             return self._stop(verdict)
         if verdict.decision != "promote":
@@ -95,7 +95,8 @@ class Run:
         rolled = self._step(stages.canary, self.ctx, moved)
         if rolled.decision == "waiting-approval":
             self.next = (f"the rollout waits for an approval: `mlci canary step --config "
-                         f"{self.ctx.config_path} --approve`")
+                         f"{self.ctx.config_path} --tracking-uri {self.ctx.tracking_uri} "
+                         "--approve`")
         if rolled.decision in ("promoted", "skipped", "waiting-approval", "in-progress"):
             return 0
         return self._stop(rolled)
