@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
                              key="drift.reference")
         types = reading_types(contract)
         reference = read_table([Path(p) for p in ref_paths], contract,
-                               {n: types[n] for n in contract.drift_columns()})
+                               {n: types[n] for n in contract.drift_columns()},
+                               key="--reference" if args.reference else "drift.reference")
     result = check(table, contract, reference)
     platform = ci.current()
     for violation in result.violations[:50]:

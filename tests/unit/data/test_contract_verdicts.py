@@ -162,3 +162,11 @@ def test_a_ragged_row_is_bad_input_with_its_line(tmp_path: Path, reader: str,
     code, report = validate(capsys, spec, [data])
     assert code == 2
     assert f"{data}:5: row has 1 fields, the header 2" in report["stderr"]
+
+
+def test_a_missing_reference_is_bad_input(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_csv_text(tmp_path / "d.csv", "x\n1\n")
+    spec = contract(tmp_path, "columns:\n  x: {type: float}\ndrift: {reference: nope.csv}\n")
+    code, report = validate(capsys, spec, [data])
+    assert code == 2 and "nope.csv: drift.reference: data file not found" in report["stderr"]

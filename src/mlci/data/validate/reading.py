@@ -62,7 +62,7 @@ def _merge_codes(builder: ColumnBuilder, source: Source, name: str) -> dict[str,
     return codes
 
 
-def files_of(paths: list[Path]) -> list[Path]:
+def files_of(paths: list[Path], key: str = "--data") -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -74,7 +74,7 @@ def files_of(paths: list[Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise InputError("data file not found", file=str(path), key="--data")
+            raise InputError("data file not found", file=str(path), key=key)
     return files
 
 
@@ -91,7 +91,8 @@ def _format(path: Path, contract: Contract) -> str:
 
 
 def read_table(paths: list[Path], contract: Contract,
-               wanted: dict[str, str | None] | None = None, every: bool = False) -> Table:
+               wanted: dict[str, str | None] | None = None, every: bool = False,
+               key: str = "--data") -> Table:
     """Open the files; CSV files are scanned now for the `wanted` columns (name -> declared
     type; default: the contract's columns; `every`: all columns, untyped)."""
     if every:
@@ -99,7 +100,7 @@ def read_table(paths: list[Path], contract: Contract,
     elif wanted is None:
         wanted = {name: spec.type for name, spec in contract.columns.items()}
     sources: list[Source] = []
-    for path in files_of(paths):
+    for path in files_of(paths, key):
         fmt = _format(path, contract)
         source = scan_csv(path, contract, wanted) if fmt == "csv" else open_parquet(path)
         sources.append(source)
