@@ -454,6 +454,9 @@ def test_crash_mid_promotion_is_repaired_and_the_trail_stays_consistent(
     code, err = promote("3", "2")
     assert code == 2 and "unavailable" in err
     monkeypatch.delenv("MLCI_REGISTRY_TIMEOUT")
+    # The in-process run sized MLflow's per-request timeout to its 1 s budget, in this
+    # process's environment; the test's own client must not inherit it (a cold server is slow).
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     server.start()
     assert alias(url, model) == "2"
     pending = trail(server, model, capsys)["events"][0]
