@@ -12,10 +12,12 @@ from typing import Any
 def stop_local(config: Any) -> str:
     """Stop the local target's processes; say what was done."""
     from mlci.canary.targets import make_target
+    from mlci.canary.targets.local import LocalTarget
 
     deploy = config.deploy
     if deploy is None or deploy.target != "local":
         return "nothing to stop: deploy.target is not local"
     target = make_target(deploy, base_dir=config.base_dir, tracking_uri=None)
-    target.stop_all()
-    return f"stopped the local target's model servers and nginx ({target.workdir})"
+    if isinstance(target, LocalTarget):
+        target.stop_all()
+    return "stopped the local target's model servers and nginx"
