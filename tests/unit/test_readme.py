@@ -80,3 +80,17 @@ def test_gate_spec_example_is_a_valid_spec(tmp_path: Path) -> None:
     path.write_text(example.group(1))
     spec = load_gate_spec(path)
     assert spec.primary is not None and spec.primary.metric == "f1"
+
+
+def test_relative_links_resolve() -> None:
+    """A link from the README or a docs page to a file of the repository points at one."""
+    broken = []
+    for name, text in _pages().items():
+        base = (ROOT / name).parent
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path = target.split("#", 1)[0]
+            if path and not (base / path).exists():
+                broken.append(f"{name}: {target}")
+    assert broken == []
