@@ -24,17 +24,22 @@ _FIELD = {"number": "f8", "integer": "i8"}
 
 class NullRewriter:
     """Rewrites every unquoted field that is exactly a null spelling to `nan`: the empty
-    spelling with plain string replaces, the others with a regular expression built from
-    the spellings that occur in the chunk at all."""
+    spelling by finding the delimiters that an empty field follows, the others with a
+    regular expression built from the spellings that occur in the chunk at all."""
 
     def __init__(self, nulls: set[str], delimiter: str) -> None:
         self.empty = "" in nulls
-        self.others = sorted((n for n in nulls if n), key=len, reverse=True)
+        # Spellings numpy reads as NaN need no rewrite (and text columns see them as null).
+        self.others = sorted((n for n in nulls if n and n.strip().lower() not in
+                              ("nan", "+nan", "-nan")), key=len, reverse=True)
         self.d = delimiter
+        d = re.escape(delimiter)
+        self._empty = re.compile(rf"{d}(?=[{d}\r\n])")  # a delimiter before an empty field
         self._patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
 
-    def __call__(self, text: str) -> str:
-        present = tuple(n for n in self.others if n in text)
+    def __call__(self, text: str, full: bool = True) -> str:
+        """`full=False`: the empty spelling only (the common case, tried first)."""
+        present = tuple(n for n in self.others if n in text) if full else ()
         if present:
             pattern = self._patterns.get(present)
             if pattern is None:
@@ -45,11 +50,8 @@ class NullRewriter:
             text = pattern.sub("nan", text)
         if self.empty:
             d = self.d
-            text = "\n" + text
-            for _ in range(2):  # twice: ",,," holds two empty fields that share a comma
-                text = text.replace(d + d, d + "nan" + d)
-            text = text.replace("\n" + d, "\nnan" + d).replace(d + "\r\n", d + "nan\r\n")
-            text = text.replace(d + "\n", d + "nan\n")[1:]
+            text = self._empty.sub(d + "nan", "\n" + text)
+            text = text.replace("\n" + d, "\nnan" + d)[1:]  # an empty first field
         return text
 
 
@@ -84,19 +86,27 @@ def parse_chunk(text: str, quoted_delimiters: bool, keep: list[tuple[int, str]],
     """Rows parsed into the builders, or None (nothing added) when numpy refuses the chunk
     (or nulls would have to be rewritten where a quoted field holds the delimiter). `text`
     ends with a newline and every line has the header's number of fields (see `layout`)."""
-    rewritten = rewrite(text)
-    if quoted_delimiters and rewritten != text:
-        return None
-    text = rewritten
     dtype = [(f"c{i}", _FIELD.get(builders[name].want, "O")) for i, name in keep]
     columns = [i for i, _ in keep]
     if columns[-1] != width - 1:  # always the last column: a short row is then an error
         columns.append(width - 1)
         dtype.append(("last", "O"))
-    try:
-        table: Any = np.loadtxt(io.StringIO(text), delimiter=delimiter, quotechar='"',
-                                comments=None, dtype=dtype, usecols=columns, ndmin=1)
-    except (ValueError, OverflowError):
+    table: Any = None
+    tried = text
+    for full in (False, True):
+        rewritten = rewrite(text, full)
+        if quoted_delimiters and rewritten != text:
+            return None
+        if full and rewritten == tried:
+            return None  # nothing more to rewrite: numpy refuses a cell
+        tried = rewritten
+        try:
+            table = np.loadtxt(io.StringIO(rewritten), delimiter=delimiter, quotechar='"',
+                               comments=None, dtype=dtype, usecols=columns, ndmin=1)
+            break
+        except (ValueError, OverflowError):
+            continue
+    if table is None:
         return None
     for i, name in keep:
         builder = builders[name]
