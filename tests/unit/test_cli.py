@@ -144,3 +144,13 @@ def test_promote_verdicts_needs_a_verdict(tmp_path: Path) -> None:
     result = mlci("promote", "--model", "m", "--candidate", "1", "--verdicts", "promote",
                   cwd=tmp_path)
     assert result.returncode == 2 and "--verdicts" in result.stderr
+
+
+def test_a_command_that_cannot_import_is_a_crash_not_a_verdict(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlci import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "gate", ("mlci_no_such_module", "broken"))
+    code = main(["gate"])
+    assert code == 2, "exit 1 would read as a reject verdict"
+    assert "internal error in mlci" in capsys.readouterr().err
