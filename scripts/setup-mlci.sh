@@ -5,11 +5,10 @@
 # Used by the setup action (action.yml at the repo root) and by every stage action:
 #
 #   # setup action: later steps get `mlci` through $GITHUB_PATH
-#   "$GITHUB_ACTION_PATH/scripts/setup-mlci.sh"
+#   "$GITHUB_ACTION_PATH/scripts/setup-mlci.sh" >/dev/null
 #
-#   # stage action (actions/<stage>/action.yml), `mlci` needed in the SAME step:
-#   PATH="$("$GITHUB_ACTION_PATH/../../scripts/setup-mlci.sh"):$PATH"
-#   mlci <stage> ...
+#   # stage action (actions/<stage>/action.yml): a first step, then `run: mlci <stage>`
+#   "$GITHUB_ACTION_PATH/../../scripts/setup-mlci.sh" >/dev/null
 #
 # Contract: stdout is exactly one line, a directory holding only `mlci` (a symlink into the
 # venv; the venv's own python/pip are deliberately not put on PATH, so they never shadow the
