@@ -437,16 +437,20 @@ def test_local_engine_is_marked_in_the_record(capsys: pytest.CaptureFixture[str]
 
 def test_unreachable_tracking_server_is_a_service_error(base_image: str,
                                                         capsys: pytest.CaptureFixture[str],
-                                                        tmp_path: Path) -> None:
-    """Nothing runs when the run cannot be recorded: exit 2, naming the server."""
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing runs when the run cannot be recorded: exit 2, naming the server, within the
+    registry layer's budget."""
     from tests.services import free_port
 
+    monkeypatch.setenv("MLCI_REGISTRY_TIMEOUT", "2")
     marker = tmp_path / "ran"
     url = f"http://127.0.0.1:{free_port()}"
     code, _, err = mlci(capsys, "train", "--image", BASE_IMAGE, "--engine", "podman",
                         "--command", f"touch {marker}", "--tracking-uri", url)
     assert code == 2
-    assert f"MLflow tracking server {url}: reading experiment failed" in err
+    assert f"registry {url} unavailable: reading experiment failed" in err
+    assert "MLCI_REGISTRY_TIMEOUT" in err
     assert not marker.exists()
 
 

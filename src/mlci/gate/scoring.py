@@ -157,9 +157,7 @@ def load_model(mlflow: Any, uri: str, tracking_uri: str | None) -> Any:
     registry = Registry(tracking_uri)
     mlflow.set_tracking_uri(registry.tracking_uri)
     try:
-        return registry.policy.run(lambda: _load(mlflow, uri), what=f"loading {uri}",
-                                   where=registry.where,
-                                   on_attempt=registry._size_request_timeout)
+        return registry.run(lambda: _load(mlflow, uri), what=f"loading {uri}")
     except (NotFound, Refused) as error:
         raise InputError(f"cannot load {uri} from {registry.where}: {error.message}",
                          key="model") from None

@@ -56,6 +56,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 60.0
 TIMEOUT_ENV = "MLCI_REGISTRY_TIMEOUT"
 REQUEST_TIMEOUT_CAP = 30.0
+_REQUEST_TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 _CONFLICT_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "RESOURCE_CONFLICT"})
 
@@ -260,13 +261,24 @@ class Registry:
                               key="registry.tracking_uri") from None
 
     def _size_request_timeout(self, remaining: float) -> None:
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(self.policy.request_timeout(
-            remaining)))
+        os.environ[_REQUEST_TIMEOUT_ENV] = str(int(self.policy.request_timeout(remaining)))
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         fn = getattr(self.client, method)
-        return self.policy.run(lambda: fn(*args, **kwargs), what=method, where=self.where,
-                               on_attempt=self._size_request_timeout)
+        return self.run(lambda: fn(*args, **kwargs), what=method)
+
+    def run(self, fn: Callable[[], T], *, what: str) -> T:
+        """`fn` (MLflow calls) under the policy. The per-request timeout is set for these
+        calls only: the caller's own MLflow calls afterwards see the value they had."""
+        before = os.environ.get(_REQUEST_TIMEOUT_ENV)
+        try:
+            return self.policy.run(fn, what=what, where=self.where,
+                                   on_attempt=self._size_request_timeout)
+        finally:
+            if before is None:
+                os.environ.pop(_REQUEST_TIMEOUT_ENV, None)
+            else:
+                os.environ[_REQUEST_TIMEOUT_ENV] = before
 
     # -- small typed helpers ---------------------------------------------------------------
     def alias_version(self, model: str, alias: str) -> str | None:

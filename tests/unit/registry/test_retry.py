@@ -160,3 +160,25 @@ def test_registry_call_goes_through_the_policy() -> None:
     assert registry.where == "http://reg"
     assert registry.alias_version("m", "champion") is None
     assert client.calls == 2
+
+
+def test_the_request_timeout_is_set_for_mlci_calls_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy sizes MLflow's per-request timeout to the budget left; afterwards the
+    process's own MLflow calls see their value again (a 1 s leftover failed the next call)."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
+    seen: list[str] = []
+
+    class Client:
+        def get_run(self, run_id: str) -> str:
+            import os
+
+            seen.append(os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+            return run_id
+
+    retry, _ = policy(timeout=2.0)
+    registry = Registry("http://reg", policy=retry, client=Client())
+    assert registry.call("get_run", "r1") == "r1"
+    assert seen == ["3"]   # 2 s left + 1
+    import os
+
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "120"
