@@ -31,6 +31,7 @@ META_DIR = "mlci"
 LINEAGE_ARTIFACT = "mlci/lineage.json"
 MANIFEST_ARTIFACT = "mlci/data-manifest.json"
 TRAIN_LOG_ARTIFACT = "mlci/train.log"
+BUILD_LOG_ARTIFACT = "mlci/build.log"
 MODEL_ARTIFACT = "model"
 
 # -- the gate (`mlci gate`, on the candidate's run; read by `mlci promote`) --------------------

@@ -1,7 +1,7 @@
 """A fault-injection hook for the crash tests of promote and rollback. Not for production.
 
 ``MLCI_FAULT=<point>:<action>`` makes the process stop at one step of the move protocol
-(`mlci.registry.promote`):
+(`mlci.registry.moves`):
 
 points   ``after-register``  promote only: the candidate is registered and tagged
          ``after-intent``    the intent event exists, not yet linked into the chain
@@ -30,6 +30,10 @@ def point(name: str) -> None:
     if not spec:
         return
     where, _, action = spec.partition(":")
+    if where not in POINTS or action not in ("exit", "pause"):
+        # a misspelt fault would never fire, and a crash test would pass without crashing
+        raise ValueError(f"MLCI_FAULT={spec!r}: expected <point>:exit|pause, point one of "
+                         f"{', '.join(POINTS)}")
     if where != name:
         return
     if action == "exit":

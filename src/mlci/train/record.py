@@ -43,12 +43,14 @@ def finish_run(client: Any, settings: Settings, run_id: str, status: str, messag
     try:
         meta = work / names.META_DIR
         meta.mkdir(exist_ok=True)
-        (meta / "lineage.json").write_text(lineage.dumps(statement), encoding="utf-8")
+        (meta / Path(names.LINEAGE_ARTIFACT).name).write_text(lineage.dumps(statement),
+                                                              encoding="utf-8")
         if snapshot.manifest_text:
-            (meta / "data-manifest.json").write_text(snapshot.manifest_text, encoding="utf-8")
-        shutil.copyfile(run_log, meta / "train.log")
+            (meta / Path(names.MANIFEST_ARTIFACT).name).write_text(snapshot.manifest_text,
+                                                                   encoding="utf-8")
+        shutil.copyfile(run_log, meta / Path(names.TRAIN_LOG_ARTIFACT).name)
         if build_log.exists():
-            shutil.copyfile(build_log, meta / "build.log")
+            shutil.copyfile(build_log, meta / Path(names.BUILD_LOG_ARTIFACT).name)
         uploads: list[tuple[Path, str | None]] = [(meta, names.META_DIR)]
         if outputs is not None:
             uploads += outputs_mod.uploads(outputs.directory)

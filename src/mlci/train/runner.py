@@ -322,7 +322,7 @@ def _on_sigterm() -> Any:
     if threading.current_thread() is not threading.main_thread():
         return None
 
-    def interrupt(signum: int, frame: Any) -> None:
+    def interrupt(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGTERM, interrupt)
