@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Benchmark: the pipeline's own overhead in the demo (`scripts/demo.sh`), warm and cold.
+
+Runs the demo on a copy of the repository's tracked files (the same venv), then reads the
+three `mlci pipeline run` reports it wrote (`report.json`: every stage's seconds, the
+training command's own seconds from the lineage, the rollout's windows). Per stage:
+
+  wall        the stage's wall time, summed over the three snapshots
+  excluded    the time inside the training command (train) and the rollout's configured
+              pauses (canary: one `interval` per judged window)
+  overhead    wall - excluded
+
+and the demo's total wall time (set-up, three pipeline runs, history). Target (issue 14):
+overhead under 10% of the wall time; the warm demo under 5 minutes, the cold one under 12.
+
+  warm   the training image and the base image are cached (a second run on a machine)
+  cold   --cold removes the example's training image first (its apt layer is rebuilt from
+         Debian's mirror); the base image and the venv stay (removing them would break the
+         other users of this machine), so this is a lower bound of a fresh machine's time
+
+    .venv/bin/python scripts/bench/pipeline_overhead.py [--cold] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def copy_repo(dest: Path) -> None:
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, names):
+        source = ROOT / name
+        if source.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+            target.chmod(source.stat().st_mode)
+
+
+def training_images() -> list[str]:
+    """The example's training images (built from examples/churn/train/Containerfile)."""
+    out = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}",
+                          "--filter", "reference=localhost/mlci-train"], capture_output=True,
+                         text=True, check=False).stdout.split()
+    mine = []
+    for ref in out:
+        history = subprocess.run(["podman", "history", "--no-trunc", "--format",
+                                  "{{.CreatedBy}}", ref], capture_output=True, text=True,
+                                 check=False).stdout
+        if "python3-sklearn" in history and "churn_model.py" in history:
+            mine.append(ref)
+    return mine
+
+
+def measure(cold: bool) -> dict[str, Any]:
+    if cold:
+        for ref in training_images():
+            subprocess.run(["podman", "rmi", "-f", ref], capture_output=True, check=False)
+    with tempfile.TemporaryDirectory(prefix="mlci-bench-demo-") as tmp:
+        repo = Path(tmp) / "mlci"
+        copy_repo(repo)
+        env = {**os.environ, "MLCI_DEV_VENV": str(Path(sys.executable).parent.parent),
+               "MLCI_DEMO_LISTEN": f"127.0.0.1:{free_port()}"}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        start = time.monotonic()
+        done = subprocess.run(["scripts/demo.sh"], cwd=repo, env=env, capture_output=True,
+                              text=True, timeout=3600, check=False)
+        total = time.monotonic() - start
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr[-4000:])
+            raise SystemExit(f"the demo failed (exit {done.returncode})")
+        reports = sorted((repo / "examples/churn/.mlci/pipeline").glob("*/report.json"))
+        docs = [json.loads(p.read_text()) for p in reports]
+    stages: dict[str, dict[str, float]] = {}
+    for doc in docs:
+        for stage in doc["stages"]:
+            row = stages.setdefault(stage["stage"], {"wall": 0.0, "excluded": 0.0})
+            row["wall"] += stage["seconds"]
+            detail = stage.get("detail") or {}
+            row["excluded"] += float(detail.get("command_seconds") or 0.0)
+            row["excluded"] += float(detail.get("pauses_seconds") or 0.0)
+    for row in stages.values():
+        row["overhead"] = row["wall"] - row["excluded"]
+    wall = sum(r["wall"] for r in stages.values())
+    overhead = sum(r["overhead"] for r in stages.values())
+    return {"mode": "cold" if cold else "warm", "demo_seconds": round(total, 1),
+            "pipeline_seconds": round(wall, 1), "overhead_seconds": round(overhead, 1),
+            "overhead_share": round(overhead / wall, 3) if wall else None,
+            "stages": {k: {n: round(v, 1) for n, v in r.items()} for k, r in stages.items()}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", action="store_true", help="rebuild the training image first")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = measure(args.cold)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['mode']} demo: {result['demo_seconds']} s in all; the three pipeline runs "
+          f"{result['pipeline_seconds']} s, of which overhead {result['overhead_seconds']} s "
+          f"({100 * (result['overhead_share'] or 0):.1f}%)")
+    print(f"{'stage':<14}{'wall s':>9}{'excluded s':>12}{'overhead s':>12}")
+    for name, row in result["stages"].items():
+        print(f"{name:<14}{row['wall']:>9.1f}{row['excluded']:>12.1f}{row['overhead']:>12.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
