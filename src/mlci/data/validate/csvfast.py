@@ -56,28 +56,31 @@ class NullRewriter:
 
 
 def layout(text: str, delimiter: str, width: int) -> tuple[bool, bool, bool]:
-    """(a quoted field spans lines, a delimiter is inside a quoted field, the lines may not
-    all have `width` fields). numpy's reader checks that a row has the last column (it is
-    always asked for it) but not that it has no more: the count of unquoted delimiters
-    does. A blank line counts as not plain (the csv module skips it)."""
+    """(a quoted field runs past the chunk's end, a delimiter may be inside a quoted field,
+    the chunk is not plain: a line without `width` fields, a quoted field over lines, a
+    blank line). numpy's reader checks that a row has the last column (it is always asked
+    for it) but not that it has no more: the count of unquoted delimiters does."""
     if len(delimiter.encode("utf-8")) != 1 or text.startswith(("\n", "\r\n")) or \
             "\n\n" in text or "\n\r\n" in text:
         return False, True, True
+    quotes = text.count('"')
+    if quotes % 2:
+        return True, True, True  # a quoted field runs past the chunk
+    lines, delimiters = text.count("\n"), text.count(delimiter)
+    if delimiters == (width - 1) * lines:
+        # Exactly the delimiters of full rows: a quoted one would leave its row short of
+        # the last column, which numpy's reader refuses.
+        return False, False, False
+    if not quotes:
+        return False, False, True
     buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    lines = text.count("\n")
-    delimiters = text.count(delimiter)
-    spans = inside = False
-    if '"' in text:
-        quotes = np.flatnonzero(buf == ord('"'))
-        newlines = np.flatnonzero(buf == ord("\n"))
-        spans = bool((np.searchsorted(quotes, newlines) & 1).any())
-        if quotes.size % 2 or spans:
-            return True, True, True
-        where = np.flatnonzero(buf == ord(delimiter))
-        quoted = int(np.sum(np.searchsorted(where, quotes[1::2]) -
-                            np.searchsorted(where, quotes[0::2])))
-        inside, delimiters = quoted > 0, delimiters - quoted
-    return spans, inside, delimiters != (width - 1) * lines
+    quote_at = np.flatnonzero(buf == ord('"'))
+    if (np.searchsorted(quote_at, np.flatnonzero(buf == ord("\n"))) & 1).any():
+        return False, True, True  # a quoted field over lines, inside the chunk
+    where = np.flatnonzero(buf == ord(delimiter))
+    quoted = int(np.sum(np.searchsorted(where, quote_at[1::2]) -
+                        np.searchsorted(where, quote_at[0::2])))
+    return False, quoted > 0, delimiters - quoted != (width - 1) * lines
 
 
 def parse_chunk(text: str, quoted_delimiters: bool, keep: list[tuple[int, str]], width: int,
@@ -106,8 +109,8 @@ def parse_chunk(text: str, quoted_delimiters: bool, keep: list[tuple[int, str]],
             break
         except (ValueError, OverflowError):
             continue
-    if table is None:
-        return None
+    if table is None or table.shape[0] != text.count("\n"):
+        return None  # (a row count short of the lines: a quoted field over lines)
     for i, name in keep:
         builder = builders[name]
         values = table[f"c{i}"]
