@@ -243,17 +243,13 @@ def _as_written(node: Any, in_sequence: bool = False) -> None:
 
 
 def parse_contract(text: str, shown: str) -> Contract:
-    import yaml
+    from mlci import yamlfile
 
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None:
-            _as_written(node)
-        data = yaml.SafeLoader(text).construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=shown,
-                         line=mark.line + 1 if mark else None) from None
+    # The safe loader (alias budget, depth limits), with lists kept as written in between.
+    node = yamlfile.compose(text, file=shown)
+    if node is not None:
+        _as_written(node)
+    data = yamlfile.construct(node, text, file=shown)
     if not isinstance(data, dict):
         raise InputError("expected a mapping with columns:, rows:, drift: ...", file=shown)
     try:
@@ -273,11 +269,8 @@ def parse_contract(text: str, shown: str) -> Contract:
 
 
 def load_contract(path: Path) -> Contract:
-    shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("contract file not found", file=shown, key="--contract") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read contract: {exc}", file=shown) from None
-    return parse_contract(text, shown)
+    from mlci import yamlfile
+
+    if not path.exists():
+        raise InputError("contract file not found", file=str(path), key="--contract")
+    return parse_contract(yamlfile.read_text(path, what="contract"), str(path))

@@ -170,3 +170,12 @@ def test_a_missing_reference_is_bad_input(tmp_path: Path,
     spec = contract(tmp_path, "columns:\n  x: {type: float}\ndrift: {reference: nope.csv}\n")
     code, report = validate(capsys, spec, [data])
     assert code == 2 and "nope.csv: drift.reference: data file not found" in report["stderr"]
+
+
+def test_an_alias_bomb_contract_is_refused(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefg", "bcdefgh", strict=True)) + "columns: {}\n"
+    with pytest.raises(InputError) as err:
+        load_contract(contract(tmp_path, bomb))
+    assert "alias" in str(err.value)
