@@ -8,6 +8,7 @@ pip itself (a bare Debian python3 has no pip). The Containerfile is the release'
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import tempfile
@@ -32,13 +33,28 @@ def wheelhouse(dest: Path, extras: str = "s3") -> Path:
     return dist
 
 
+def source_hash() -> str:
+    """What the image is made of: the package's sources and the Containerfile."""
+    digest = hashlib.sha256()
+    files = [ROOT / "pyproject.toml", ROOT / "docker" / "Containerfile",
+             *sorted((ROOT / "src").rglob("*.py")), *sorted((ROOT / "src").rglob("*.j2"))]
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def build_image(version: str, *, tag: str = IMAGE, revision: str = "test") -> str:
-    """Build the image; returns its reference (`tag:version`)."""
+    """Build the image, or reuse the one built from the same sources; returns its reference
+    (`tag:version`, also tagged `tag:version-<source hash>`)."""
+    ref = f"{tag}:{version}"
+    cached = f"{ref}-{source_hash()}-{revision}"
+    if subprocess.run(["podman", "image", "exists", cached], check=False).returncode == 0:
+        subprocess.run(["podman", "tag", cached, ref], check=True)
+        return ref
     base = ensure_base_image()
     with tempfile.TemporaryDirectory(prefix="mlci-image-") as tmp:
         context = Path(tmp)
         wheelhouse(context)
-        ref = f"{tag}:{version}"
         subprocess.run(["podman", "build", "--quiet", "-f", str(ROOT / "docker" / "Containerfile"),
                         "--build-arg", f"BASE={base}",
                         "--build-arg", "PIP_ARGS=--no-index --find-links /src/dist",
@@ -46,4 +62,5 @@ def build_image(version: str, *, tag: str = IMAGE, revision: str = "test") -> st
                         "--build-arg", f"REVISION={revision}",
                         "-t", ref, str(context)], check=True, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL)
+    subprocess.run(["podman", "tag", ref, cached], check=True)
     return ref
