@@ -3,8 +3,10 @@ training from the Debian base image, the `local` target (mlflow models serve + n
 the example's bounded traffic generator.
 
 One example copy walks through: the first model (every stage, rolled out), the same data
-again (nothing runs), and a second snapshot whose gate says review (the run stops before
-promotion, says how to approve, and production is unchanged)."""
+again (nothing runs; with --force everything runs and the same model is rejected for not
+improving), a second snapshot without --holdout (exit 2 naming it), and that snapshot with
+a gate that says review (the run stops before promotion, says how to approve, and
+production is unchanged)."""
 
 from __future__ import annotations
 
@@ -103,6 +105,19 @@ def test_first_model_then_unchanged_data_then_review(example: Example) -> None:
     assert decisions(doc)["data-change"] == "unchanged"
     assert set(list(decisions(doc).values())[1:]) == {"skipped"}
     assert "--force" in str(doc["next"])
+
+    code, doc, err = example.run("--force")         # the same data, every stage anyway:
+    assert code == 1, err[-3000:]                   # the same model does not improve
+    assert decisions(doc)["gate"] == "reject"
+    assert decisions(doc)["promote"] == "skipped"
+    assert example.champion() == "1"
+
+    example.use(2)                                  # production exists, no holdout given:
+    done = subprocess.run([MLCI, "pipeline", "run"], cwd=example.folder, env=example.env,
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "--holdout" in done.stderr               # the message names the missing flag
+    assert example.champion() == "1"
 
     config = example.folder / "mlci.yml"            # a warn rule that fails: review
     text = config.read_text()

@@ -52,7 +52,7 @@ class Run:
         number = len(self.done) + 1
         name = ORDER[number - 1]
         self.say(f"[{number}/{len(ORDER)}] {name}: running")
-        stage = stages.timed(fn, *args)
+        stage = stages.timed(name, fn, *args)
         self.done.append(stage)
         self.say(f"[{number}/{len(ORDER)}] {name}: {stage.decision} ({stage.seconds:.1f} s) "
                  f"- {stage.why}")
@@ -74,7 +74,7 @@ class Run:
         if valid.decision not in ("valid", "skipped"):
             return self._stop(valid)
         trained = self._step(stages.train, self.ctx)
-        if trained.code != 0:
+        if trained.decision != "trained":
             return self._stop(trained)
         verdict = self._step(stages.gate, self.ctx, trained)
         if verdict.decision == "review":
@@ -90,14 +90,19 @@ class Run:
                 self.next = "the candidate was rejected; production is unchanged"
             return self._stop(verdict)
         moved = self._step(stages.promote, self.ctx, trained)
-        if moved.code != 0:
+        if moved.decision != "promoted":
             return self._stop(moved)
         rolled = self._step(stages.canary, self.ctx, moved)
         if rolled.decision == "waiting-approval":
             self.next = (f"the rollout waits for an approval: `mlci canary step --config "
                          f"{self.ctx.config_path} --tracking-uri {self.ctx.tracking_uri} "
                          "--approve`")
-        if rolled.decision in ("promoted", "skipped", "waiting-approval", "in-progress"):
+        if rolled.decision == "busy":
+            self.next = "another process holds this model's rollout; it goes on there"
+        # in-progress, busy, waiting-approval: the rollout goes on elsewhere (exit 0, as
+        # `mlci canary` exits)
+        if rolled.decision in ("promoted", "skipped", "waiting-approval", "in-progress",
+                               "busy", "idle"):
             return 0
         return self._stop(rolled)
 

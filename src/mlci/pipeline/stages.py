@@ -50,9 +50,18 @@ def _failed(name: str, found: Invocation) -> Stage:
     return Stage(name, decision, found.error or f"exit {found.code}", found.code)
 
 
-def timed(fn: Any, *args: Any) -> Stage:
+def timed(name: str, fn: Any, *args: Any) -> Stage:
+    """Run one stage; an error of the pipeline's own (e.g. a missing --holdout) is that
+    stage's decision, so the run still ends with its summary and report."""
+    from mlci import ci
+    from mlci.errors import MlciError
+
     start = time.monotonic()
-    stage: Stage = fn(*args)
+    try:
+        stage: Stage = fn(*args)
+    except MlciError as error:
+        ci.current().error(f"{name}: {error}", file=error.file, line=error.line)
+        stage = Stage(name, "error", str(error), error.exit_code)
     stage.seconds = time.monotonic() - start
     return stage
 
