@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from mlci.canary.interfaces import CANARY, STABLE, SourceError, VariantSample, Window
 from mlci.canary.sources.config import CommandSource as CommandConfig
-from mlci.canary.targets.argv import failure, run, substitute, unknown_placeholders
+from mlci.canary.targets.argv import run_checked, substitute, unknown_placeholders
 from mlci.errors import ConfigError
 
 PLACEHOLDERS = {"start", "end", "window"}
@@ -71,16 +70,8 @@ class CommandSource:
              end: float) -> tuple[Window, dict[str, Any]]:
         argv = substitute(self.settings.command, {"start": f"{start:.3f}", "end": f"{end:.3f}",
                                                   "window": f"{end - start:.3f}"})
-        try:
-            done = run(argv, cwd=self.base_dir, timeout=self.settings.timeout)
-        except OSError as error:
-            raise SourceError(f"cannot run the metrics command {argv[0]!r}: "
-                              f"{error.strerror or error}") from None
-        except subprocess.TimeoutExpired:
-            raise SourceError(f"the metrics command did not finish in "
-                              f"{self.settings.timeout:.0f}s") from None
-        if done.returncode != 0:
-            raise SourceError(f"the metrics command failed: {failure(argv, done)}")
+        done = run_checked(argv, cwd=self.base_dir, timeout=self.settings.timeout,
+                           what="the metrics command", error=SourceError)
         try:
             data = json.loads(done.stdout)
         except ValueError:

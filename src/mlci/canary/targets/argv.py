@@ -36,6 +36,21 @@ def run(argv: Sequence[str], *, cwd: Path, timeout: float,
                           env={**os.environ, **(env or {})})
 
 
+def run_checked(argv: Sequence[str], *, cwd: Path, timeout: float, what: str,
+                error: type[Exception]) -> subprocess.CompletedProcess[str]:
+    """Run a user command; anything but a clean exit raises `error` whose message starts with
+    `what` (how the caller names the command) and says what happened."""
+    try:
+        done = run(argv, cwd=cwd, timeout=timeout)
+    except OSError as exc:
+        raise error(f"{what}: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+    except subprocess.TimeoutExpired:
+        raise error(f"{what}: `{' '.join(argv)}` did not finish in {timeout:.0f}s") from None
+    if done.returncode != 0:
+        raise error(f"{what}: {failure(argv, done)}")
+    return done
+
+
 def failure(argv: Sequence[str], done: subprocess.CompletedProcess[str]) -> str:
     output = (done.stderr.strip() or done.stdout.strip())[-2000:]
     return f"`{' '.join(argv)}` exited with {done.returncode}" + (f": {output}" if output

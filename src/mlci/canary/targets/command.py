@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.canary.interfaces import ModelRef, TargetError
-from mlci.canary.targets.argv import failure, run, substitute, unknown_placeholders
+from mlci.canary.targets.argv import run_checked, substitute, unknown_placeholders
 from mlci.canary.targets.config import CommandTarget as CommandConfig
 from mlci.errors import ConfigError
 
@@ -40,17 +40,8 @@ class CommandTarget:
 
     def _run(self, key: str, **values: str) -> subprocess.CompletedProcess[str]:
         argv = substitute(getattr(self.settings, key), {**self.values, **values})
-        try:
-            done = run(argv, cwd=self.base_dir, timeout=self.settings.timeout)
-        except OSError as error:
-            raise TargetError(f"deploy.command.{key}: cannot run {argv[0]!r}: "
-                              f"{error.strerror or error}") from None
-        except subprocess.TimeoutExpired:
-            raise TargetError(f"deploy.command.{key}: `{' '.join(argv)}` did not finish in "
-                              f"{self.settings.timeout:.0f}s") from None
-        if done.returncode != 0:
-            raise TargetError(f"deploy.command.{key}: {failure(argv, done)}")
-        return done
+        return run_checked(argv, cwd=self.base_dir, timeout=self.settings.timeout,
+                           what=f"deploy.command.{key}", error=TargetError)
 
     def prepare(self, stable: ModelRef, canary: ModelRef, saved: dict[str, Any]) -> dict[str, Any]:
         self.values = {"model": canary.model, "stable_version": stable.version,
