@@ -306,6 +306,7 @@ def test_failing_command_marks_run_failed(base_image: str, mlflow_server: Mlflow
                            "--json")
     assert code == 1
     assert "the training command failed with exit code 3" in err
+    assert err.count("the training command failed") == 1, err   # printed once (issue 11.17)
     assert data is not None and data["status"] == "FAILED"
     (run,) = runs_of(mlflow_server, experiment)
     assert run.info.status == "FAILED" and run.info.run_id == data["run_id"]
@@ -452,6 +453,28 @@ def test_unreachable_tracking_server_is_a_service_error(base_image: str,
     assert f"registry {url} unavailable: reading experiment failed" in err
     assert "MLCI_REGISTRY_TIMEOUT" in err
     assert not marker.exists()
+
+
+def test_unreachable_tracking_server_fails_before_the_build(
+        base_image: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry is checked before the expensive work: no image is built (issue 11.13)."""
+    import hashlib
+
+    from tests.services import free_port
+
+    monkeypatch.setenv("MLCI_REGISTRY_TIMEOUT", "2")
+    containerfile = tmp_path / "Containerfile"
+    containerfile.write_text(f"FROM {BASE_IMAGE}\nRUN echo {uuid.uuid4().hex}\n")
+    tag = f"mlci-train:{hashlib.sha256(containerfile.read_bytes()).hexdigest()[:12]}"
+    url = f"http://127.0.0.1:{free_port()}"
+    code, _, err = mlci(capsys, "train", "--containerfile", str(containerfile), "--engine",
+                        "podman", "--command", "true", "--tracking-uri", url)
+    assert code == 2
+    assert f"registry {url} unavailable" in err
+    assert "podman build" not in err
+    exists = subprocess.run(["podman", "image", "exists", tag], check=False)
+    assert exists.returncode == 1, f"{tag} was built before the registry was checked"
 
 
 @pytest.mark.parametrize(("metric", "expected", "exit_code"), [

@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     image.add_argument("--containerfile", metavar="FILE",
                        help="Containerfile/Dockerfile to build (train.containerfile)")
     image.add_argument("--context", metavar="DIR",
-                       help="build context (default: train.context, relative to mlci.yml; with "
-                       "--containerfile: the Containerfile's directory)")
+                       help="build context (default: the Containerfile's directory; "
+                       "train.context, relative to mlci.yml, for train.containerfile)")
     image.add_argument("--image", metavar="REF",
                        help="image reference; resolved to its digest before running (train.image)")
     parser.add_argument("--command", metavar="CMD", dest="train_command",

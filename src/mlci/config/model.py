@@ -75,7 +75,8 @@ class Data(Section):
 class Train(Section):
     containerfile: str | None = Field(None, description="Containerfile/Dockerfile to build")
     image: str | None = Field(None, description="image reference (pinned by digest ideally)")
-    context: str = Field(".", description="build context directory")
+    context: str | None = Field(None, description="build context directory (default: the "
+                                "Containerfile's directory)")
     command: str | None = Field(None, description="training command run inside the container")
     seed: int = Field(0, ge=0, description="random seed, passed as MLCI_SEED")
     experiment: str | None = Field(None, description="MLflow experiment name")

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlci.errors import CheckFailed, InputError
 from mlci.tracking import strip_credentials
@@ -39,6 +39,9 @@ from mlci.train import (
 from mlci.train.engine import Engine, Image, Mount, RunResult, RunSpec, choose
 from mlci.train.outputs import sha256_file
 from mlci.train.record import finish_run, run_tags
+
+if TYPE_CHECKING:
+    from mlci.train.tracking import Tracker
 
 DEFAULT_EXPERIMENT = "mlci"
 RESERVED_ENV = frozenset({"MLCI_DATA_DIR", "MLCI_OUTPUT_DIR", "MLCI_SEED", "MLCI_DATA_FINGERPRINT",
@@ -213,10 +216,11 @@ class _Log:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def note(self, text: str) -> None:
+    def note(self, text: str, *, echo: bool = True) -> None:
         line = f"mlci: {text}\n"
-        sys.stderr.write(line)
-        sys.stderr.flush()
+        if echo:
+            sys.stderr.write(line)
+            sys.stderr.flush()
         with open(self.path, "a", encoding="utf-8") as out:
             out.write(line)
 
@@ -301,13 +305,19 @@ def train(settings: Settings) -> TrainResult:
     """Run training once. Raises InputError/ServiceError (exit 2) before a run exists, and
     TrainFailed (exit 1) after marking the run FAILED; returns the finished run otherwise."""
     from mlci import ci
+    from mlci.train.tracking import tracker
 
     platform = ci.current()
     engine, snapshot, extra_env = prepare(settings)
+    # The registry before the expensive work: an unreachable tracking server fails in
+    # seconds, not after the image is built.
+    client = tracker(settings.tracking_uri)
+    experiment_id = client.experiment_id(settings.experiment)
     work = Path(tempfile.mkdtemp(prefix="mlci-train-"))
     previous = _on_sigterm()
     try:
-        return _train(settings, engine, snapshot, extra_env, platform, work)
+        return _train(settings, engine, snapshot, extra_env, platform, work, client,
+                      experiment_id)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -329,7 +339,7 @@ def _on_sigterm() -> Any:
 
 
 def _train(settings: Settings, engine: Engine, snapshot: DataSnapshot, extra_env: dict[str, str],
-           platform: Any, work: Path) -> TrainResult:
+           platform: Any, work: Path, client: Tracker, experiment_id: str) -> TrainResult:
     from mlci.train import outputs as outputs_mod
 
     build_log = work / "build.log"
@@ -338,20 +348,15 @@ def _train(settings: Settings, engine: Engine, snapshot: DataSnapshot, extra_env
     log = _Log(run_log)
     from concurrent.futures import ThreadPoolExecutor
 
-    from mlci.train.tracking import tracker
-
-    client = tracker(settings.tracking_uri)
-    # git, host facts and the experiment lookup overlap with the build / image resolution.
-    with ThreadPoolExecutor(3) as pool:
+    # git and host facts overlap with the build / image resolution.
+    with ThreadPoolExecutor(2) as pool:
         git_future = pool.submit(lineage.git_facts, settings.base_dir, platform.commit)
         host_future = pool.submit(lineage.host_facts)
-        experiment_future = pool.submit(client.experiment_id, settings.experiment)
         try:
             image, image_facts = resolve_image(settings, engine, build_log)
         finally:
             code = git_future.result()
             host = host_future.result()
-        experiment_id = experiment_future.result()
     # Absolute: a relative `-v path:/outputs` would name a volume, not a directory.
     out_dir = (settings.outputs or work / "outputs").resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -457,7 +462,8 @@ def _train(settings: Settings, engine: Engine, snapshot: DataSnapshot, extra_env
         if run_facts["finished_at"] is None:
             run_facts["finished_at"] = now_iso()
         if message:
-            log.note("error: " + message)
+            # Kept in the run's log only: the CLI prints the error itself (once).
+            log.note("error: " + message, echo=False)
         digests = result_outputs.digests if result_outputs else {}
         if result_outputs:
             predicate["outputs"] = result_outputs.summary()

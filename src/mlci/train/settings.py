@@ -61,15 +61,15 @@ def resolve_settings(flags: TrainFlags, cfg: Any) -> Settings:
     context: Path | None = None
     if containerfile:
         cf_path = Path(containerfile) if flags.containerfile else cfg.resolve_path(containerfile)
-        # --containerfile without --context: its own directory (as `docker build -f F DIR`
-        # needs a DIR anyway); train.containerfile: train.context (default ".", the
-        # directory of mlci.yml), as the schema says.
+        # One default on every path (flag, action input, mlci.yml): without a context, the
+        # Containerfile's own directory. train.context belongs to train.containerfile, so a
+        # --containerfile flag does not inherit it.
         if flags.context:
             context = Path(flags.context)
-        elif flags.containerfile:
-            context = cf_path.parent
-        else:
+        elif not flags.containerfile and train.context:
             context = cfg.resolve_path(train.context)
+        else:
+            context = cf_path.parent
     env = dict(train.env)
     env.update(parse_env(flags.env or []))
     data = list(flags.data) if flags.data else list(cfg.data.paths)

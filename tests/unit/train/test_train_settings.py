@@ -188,4 +188,6 @@ def test_configured_containerfile_uses_the_configured_context_default(tmp_path: 
                                        "command: run}\n")
     settings, _ = train_cmd.settings_from(parse("--config", str(tmp_path / "mlci.yml")))
     assert settings.containerfile == tmp_path / "train" / "Containerfile"
-    assert settings.context == tmp_path          # train.context defaults to "."
+    # One default on every path: the Containerfile's directory, as with --containerfile
+    # and the action input (issue 11.11; it was the directory of mlci.yml here).
+    assert settings.context == tmp_path / "train"
