@@ -436,6 +436,30 @@ def test_local_engine_is_marked_in_the_record(capsys: pytest.CaptureFixture[str]
     assert {"model", "metrics.json", "predictions.csv", "mlci"} <= listed
 
 
+def test_reproduce_refuses_changed_code(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code that runs comes from the working tree (here --engine local): an edited
+    train.py is refused, naming the recorded commit and the file, before anything runs
+    (issue 11.12; it used to re-run and say `different`)."""
+    monkeypatch.chdir(tmp_path)
+    project = git_project(tmp_path / "project")
+    store = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    common = ("--config", str(project / "mlci.yml"), "--tracking-uri", store)
+    code, data, err = mlci(capsys, "train", "--engine", "local", "--command",
+                           f"{sys.executable} train.py", "--experiment", "code", *common,
+                           "--json")
+    assert code == 0, err
+    assert data is not None
+    commit = head(project)
+    train_py = project / "train.py"
+    train_py.write_text(train_py.read_text() + "\n# tuned\n")
+    code, _, err = mlci(capsys, "reproduce", data["run_id"], *common)
+    assert code == 2
+    assert f"refused: run {data['run_id']} was trained at commit {commit}" in err
+    assert "differs from it (1 file: train.py)" in err
+    assert "reproduced as" not in err
+
+
 def test_unreachable_tracking_server_is_a_service_error(base_image: str,
                                                         capsys: pytest.CaptureFixture[str],
                                                         tmp_path: Path,

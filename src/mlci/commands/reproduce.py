@@ -4,7 +4,9 @@
 
 --json prints {"result": "equal"|"within-tolerance"|"different", "differences": [...], ...}.
 Exit codes: 0 equal or within tolerance; 1 different (or the re-run failed); 2 refused (the
-data fingerprint differs from the recorded one), bad input, or an unreachable service.
+data fingerprint differs from the recorded one, or the code comes from the working tree --
+a rebuild or --engine local -- and differs from the recorded commit), bad input, or an
+unreachable service.
 Outputs: result, run-id (the reproduction's run), image-digest.
 """
 

@@ -3,7 +3,9 @@
 The recorded lineage (`mlci/lineage.json`) gives the image, command, seed, data paths,
 extra environment and limits. The data is fingerprinted again first: when the current
 fingerprint differs from the recorded one, reproduce refuses (exit 2) — a different result
-on different data proves nothing. The image is the recorded one: its image ID when this
+on different data proves nothing. The same holds for the code when it comes from the
+working tree (a rebuild, or `--engine local`): it must be the recorded commit's
+(`mlci.train.code`). The image is the recorded one: its image ID when this
 engine has it, else its registry digest (pulled), else — for an image built from a
 Containerfile that is not here any more — a rebuild from the same Containerfile (same
 sha256), and the result says the image was rebuilt and whether its ID matches.
@@ -29,6 +31,7 @@ from mlci import names
 from mlci.errors import InputError, ServiceError
 from mlci.registry.client import Conflict, NotFound, Registry
 from mlci.train import LINEAGE_ARTIFACT, lineage
+from mlci.train.code import check_code
 from mlci.train.runner import (
     Settings,
     TrainResult,
@@ -218,6 +221,14 @@ def reproduce(run_id: str, *, tracking_uri: str, base_dir: Path, tolerance: Tole
                              "has no registry digest to pull", key="RUN_ID")
     else:
         image = rec_image.get("ref") or None
+
+    # -- the code must be the recorded code, where it comes from this tree ------------------
+    # A recorded image that is present (or pulled by digest) pins the code itself; a rebuild
+    # from the Containerfile or a run on the host takes it from the working tree.
+    if containerfile is not None or not chosen.containerized:
+        code = check_code(pred.get("code") or {}, base_dir, run_id)
+        if code.note:
+            notes.append(code.note)
 
     # -- the environment ------------------------------------------------------------------
     env: dict[str, str] = {}
