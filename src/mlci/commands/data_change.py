@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         state = "changed" if report["changed"] else "unchanged"
         detail = (", ".join(f"{v} {k}" for k, v in counts.items()) if counts and
                   report["changed"] else "")
-        print(f"data {state}: {manifest.fingerprint} ({manifest.files:,} entries"
+        entries = "entry" if manifest.files == 1 else "entries"
+        print(f"data {state}: {manifest.fingerprint} ({manifest.files:,} {entries}"
               + (f"; {detail}" if detail else "") + ")")
         for kind, mark in (("added", "+"), ("removed", "-")):
             for path in report[kind][:50]:

@@ -1,8 +1,9 @@
 """Baselines for `mlci data-change --against`:
 
 - `FILE`: a manifest written by `--write` (e.g. committed to the repository);
-- `git:REF[:PATH]`: the manifest file as committed at REF (`git show REF:./PATH`); PATH
-  defaults to the `--write` file;
+- `git:REF[:PATH]`: the manifest file as committed at REF (`git show REF:./PATH`, PATH
+  relative to the project root); without PATH, the `--write` file (relative to the working
+  directory, as `--write` is);
 - `models:/NAME@ALIAS` or `models:/NAME/VERSION`: the data a registered model version was
   trained on — the model version's (else its run's) tag `mlci.data_fingerprint`, and the
   run's artifact `mlci/data-manifest.json` for the file-level difference.
@@ -110,14 +111,16 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 def from_git(ref: str, root: Path, write_path: str | None) -> Baseline:
     spec = ref[len("git:"):]
-    rev, sep, path = spec.partition(":")
-    if not sep:
-        path = write_path or ""
+    rev, _, path = spec.partition(":")
     if not rev:
         raise InputError(f"expected git:REF[:PATH], got {ref!r}", key="--against")
     if not path:
-        raise InputError("git:REF needs the manifest's path: git:REF:PATH, or --write PATH",
-                         key="--against")
+        if not write_path:
+            raise InputError(f"{ref} names no manifest and there is no --write file to "
+                             "default to: give git:REF:PATH (relative to the project root) "
+                             "or --write PATH", key="--against")
+        # --write is relative to the working directory: the same file, wherever mlci runs.
+        path = os.path.abspath(write_path)
     if os.path.isabs(path):
         path = os.path.relpath(path, root)
     path = path.replace(os.sep, "/")
