@@ -28,7 +28,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlci.data.contract_drift import (
     CATEGORICAL_METHODS,
@@ -61,6 +68,18 @@ class Csv(_Strict):
     delimiter: str = Field(",", min_length=1, max_length=1)
     null_values: list[str] = Field(default_factory=lambda: list(DEFAULT_NULLS))
     encoding: str = "utf-8"
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        # Checked when the contract is read, not as a traceback halfway through a scan.
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError("unknown text encoding (e.g. utf-8, latin-1, cp1252)") from None
+        return value
 
 
 class Rows(_Strict):
