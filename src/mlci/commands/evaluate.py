@@ -6,9 +6,14 @@
 This is how the production model is scored on *today's* holdout, so that the gate compares
 candidate and baseline on exactly the same examples (paired intervals, slices, fairness).
 
-The model (``models:/<name>@<alias>``, ``models:/<name>/<version>``, ``runs:/<id>/<path>``,
-or a local model directory) is loaded with ``mlflow.pyfunc``; this needs the full ``mlflow``
-package with pandas (``pip install mlflow``), not just mlci's ``mlflow-skinny``.
+Where it is scored (``--engine``): by default in the training run's own image when the
+model's run recorded one (``mlci train`` in a container): the model's ``python_function``
+``loader_module`` is loaded there by a standard-library scorer, so the image needs python3
+and the model's own imports, not MLflow (`mlci.gate.inimage`). A recorded image that is not
+here and has no registry digest is exit 2. Otherwise, and with ``--engine local``, the model
+(``models:/<name>@<alias>``, ``models:/<name>/<version>``, ``runs:/<id>/<path>``, or a local
+model directory) is loaded on this host with ``mlflow.pyfunc``; this needs the full
+``mlflow`` package with pandas (``pip install mlflow``), not just mlci's ``mlflow-skinny``.
 
 Input columns given to the model: the model signature's input names when it has a signature,
 else every column except the id, the label and ``--exclude`` columns.
@@ -64,6 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="columns copied to the output (e.g. slice and fairness columns)")
     parser.add_argument("--exclude", nargs="+", metavar="COLUMN", default=[],
                         help="columns never given to the model (when it has no signature)")
+    parser.add_argument("--engine", choices=["auto", "docker", "podman", "local"],
+                        default="auto",
+                        help="auto (default): score in the training run's own image when the "
+                        "run recorded one (mlci train), else on this host; docker/podman: in "
+                        "that image with this engine; local: with this host's libraries")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(Scoring(model=args.model, data=args.data, out=args.out, names=names,
                               keep=list(args.keep), exclude=list(args.exclude), score=args.score,
                               positive_label=args.positive_label,
-                              tracking_uri=config.registry.tracking_uri))
+                              tracking_uri=config.registry.tracking_uri, engine=args.engine))
     platform = ci.current()
     platform.set_outputs({"predictions": str(args.out), "rows": str(len(result))})
     if args.json:

@@ -52,6 +52,9 @@ class Scoring:
     score: bool = False
     positive_label: str | None = None
     tracking_uri: str | None = None
+    # auto: in the training run's image when the run recorded one (else on this host);
+    # docker/podman: in that image with this engine; local: with this host's libraries.
+    engine: str = "auto"
 
 
 def evaluate(job: Scoring) -> Any:
@@ -82,18 +85,31 @@ def evaluate(job: Scoring) -> Any:
     if len(frame) == 0:
         raise InputError("the dataset has no rows", file=job.data)
 
-    model = load_model(mlflow, job.model, job.tracking_uri)
-    features = _features(model, frame, names, job.exclude)
-    try:
-        output = model.predict(features)
-    except Exception as error:  # noqa: BLE001 - the user's model or its input failed
-        raise InputError(f"the model's predict failed on {job.data}: "
-                         f"{' '.join(str(error).split())[:500]}", key="model") from None
+    from mlci.gate import inimage
+
+    target = inimage.plan(job.model, job.tracking_uri, job.engine)
     result = pd.DataFrame({names["id"]: frame[names["id"]].reset_index(drop=True),
                            names["label"]: frame[names["label"]].reset_index(drop=True)})
-    result[names["prediction"]] = _one_column(pd, output, len(frame)).values
-    if job.score:
-        result[names["score"]] = _scores(model, features, job.positive_label, len(frame))
+    if target is not None:
+        drop = {names["id"], names["label"], *job.exclude}
+        scored = inimage.score(target, job.model,
+                               lambda uri, dst: _download(mlflow, uri, dst, job.tracking_uri),
+                               frame[[c for c in frame.columns if c not in drop]], job.score)
+        result[names["prediction"]] = _one_column(pd, scored["prediction"], len(frame)).values
+        if job.score:
+            result[names["score"]] = _pick(scored["proba"], scored["classes"] or [],
+                                           job.positive_label, len(frame))
+    else:
+        model = load_model(mlflow, job.model, job.tracking_uri)
+        features = _features(model, frame, names, job.exclude)
+        try:
+            output = model.predict(features)
+        except Exception as error:  # noqa: BLE001 - the user's model or its input failed
+            raise InputError(f"the model's predict failed on {job.data}: "
+                             f"{' '.join(str(error).split())[:500]}", key="model") from None
+        result[names["prediction"]] = _one_column(pd, output, len(frame)).values
+        if job.score:
+            result[names["score"]] = _scores(model, features, job.positive_label, len(frame))
     for column in job.keep:
         result[column] = frame[column].reset_index(drop=True).values
     write_table(result, job.out)
@@ -163,6 +179,20 @@ def load_model(mlflow: Any, uri: str, tracking_uri: str | None) -> Any:
                          key="model") from None
 
 
+def _download(mlflow: Any, uri: str, dst: str, tracking_uri: str | None) -> str:
+    """The model directory at `uri`, downloaded through the registry layer."""
+    from mlci.registry.client import NotFound, Refused, Registry
+
+    registry = Registry(tracking_uri)
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    try:
+        return str(registry.run(lambda: mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=dst), what=f"downloading {uri}"))
+    except (NotFound, Refused) as error:
+        raise InputError(f"cannot download {uri} from {registry.where}: {error.message}",
+                         key="model") from None
+
+
 def _load(mlflow: Any, uri: str) -> Any:
     try:
         return mlflow.pyfunc.load_model(uri)
@@ -223,20 +253,35 @@ def _proba_model(model: Any) -> Any:
             continue
         if hasattr(raw, "predict_proba"):
             return raw
+    # A `loader_module` model (docs/promote.md): the object its _load_pyfunc returned.
+    impl = getattr(model, "_model_impl", None)
+    if hasattr(impl, "predict_proba"):
+        return impl
     raise InputError("--score needs a model with predict_proba (an sklearn classifier, or a "
                      "PythonModel defining predict_proba); this model has none", key="model")
 
 
 def _scores(model: Any, features: Any, positive: str | None, rows: int) -> Any:
-    import numpy as np
-
     raw = _proba_model(model)
     try:
         proba = raw.predict_proba(features)
     except Exception as error:  # noqa: BLE001 - the user's model failed
         raise InputError(f"predict_proba failed: {error}", key="model") from None
+    return _pick(proba, list(getattr(raw, "classes_", [])), positive, rows)
+
+
+def _pick(proba: Any, classes: list[Any], positive: str | None, rows: int) -> Any:
+    """The positive class's column of predict_proba; a 1-D result is that column already."""
+    import numpy as np
+
     proba = np.asarray(proba, dtype=float)
-    classes = list(getattr(raw, "classes_", [])) or list(range(proba.shape[1]))
+    if proba.ndim == 1 and proba.shape[0] == rows:
+        if positive is not None:
+            raise InputError("--positive-label needs a predict_proba with one column per "
+                             "class; this model returns one probability per row",
+                             key="positive-label")
+        return proba
+    classes = classes or (list(range(proba.shape[1])) if proba.ndim == 2 else [])
     if proba.ndim != 2 or proba.shape[0] != rows or proba.shape[1] != len(classes):
         raise InputError(f"predict_proba returned shape {proba.shape} for {rows} rows",
                          key="model")
