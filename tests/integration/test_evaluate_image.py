@@ -85,3 +85,36 @@ def test_a_model_the_image_cannot_load_is_exit_2(trained_run: str, mlflow_server
     assert code == 2
     assert "in its training image" in err and "KeyError: 'x'" in err, err
     assert "--engine local" in err
+
+
+def test_a_recorded_image_that_is_not_here_is_exit_2(mlflow_server: MlflowServer, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Trained on another machine (an image ID podman does not have, no registry digest):
+    never silently scored with this host's libraries; --engine local is the way out."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    from mlci.train import lineage
+
+    missing = "sha256:" + "0" * 64
+    client = MlflowClient(mlflow_server.url)
+    experiment = client.create_experiment(f"elsewhere-{uuid.uuid4().hex[:8]}")
+    run_id = client.create_run(experiment).info.run_id
+    statement = {"_type": lineage.STATEMENT_TYPE, "predicateType": lineage.PREDICATE_TYPE,
+                 "subject": [], "predicate": {
+                     "image": {"ref": "mlci-train:abc", "id": missing, "digest": missing,
+                               "repo_digest": None},
+                     "engine": {"name": "podman", "containerized": True}}}
+    (tmp_path / "mlci").mkdir()
+    (tmp_path / "mlci" / "lineage.json").write_text(json.dumps(statement))
+    client.log_artifact(run_id, str(tmp_path / "mlci" / "lineage.json"), "mlci")
+    (tmp_path / "d.csv").write_text("id,label,x\na,1,0.5\n")
+    code = main(["evaluate", "--tracking-uri", mlflow_server.url, "--model",
+                 f"runs:/{run_id}/model", "--data", str(tmp_path / "d.csv"), "--out",
+                 str(tmp_path / "o.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"run {run_id} was trained in the image mlci-train:abc {missing}" in err, err
+    assert "--engine local" in err
+    assert not (tmp_path / "o.csv").exists()
