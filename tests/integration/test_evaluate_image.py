@@ -74,6 +74,12 @@ def test_scores_in_the_run_image_by_default_and_on_the_host_when_asked(
     assert [r["prediction"] for r in rows] == ["1:DataFrame", "0:DataFrame", "1:DataFrame"]
     assert [float(r["score"]) for r in rows] == [0.9, 0.2, 0.6]                # on this host
 
+    Path("one.csv").write_text("id,label,x,region\na,1,0.9,north\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main([*base[:-4], "--data", "one.csv", "--out", "one-out.csv", "--engine",
+                 "local"]) == 0
+    assert "mlci evaluate: 1 prediction of" in capsys.readouterr().out
+
 
 def test_a_model_the_image_cannot_load_is_exit_2(trained_run: str, mlflow_server: MlflowServer,
                                                  capsys: pytest.CaptureFixture[str]) -> None:

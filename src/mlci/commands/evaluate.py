@@ -94,5 +94,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"model": args.model, "data": args.data, "out": str(args.out),
                           "rows": len(result), "columns": list(result.columns)}, indent=2))
     else:
-        print(f"mlci evaluate: {len(result)} predictions of {args.model} -> {args.out}")
+        count = f"{len(result)} prediction" + ("" if len(result) == 1 else "s")
+        print(f"mlci evaluate: {count} of {args.model} -> {args.out}")
     return 0
