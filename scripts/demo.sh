@@ -40,7 +40,7 @@ if [[ ! -x "$venv/bin/mlci" || ! -x "$venv/bin/mlflow" || ! -x "$venv/bin/uvicor
     say "installing mlci into $venv (with mlflow and uvicorn for the model servers)"
     [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv" || fail "cannot create $venv" 2
     "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-    "$venv/bin/python" -m pip install --quiet -e "$root[test]" >&2 || fail "pip install failed" 2
+    "$venv/bin/python" -m pip install --quiet -e "$root[serve]" >&2 || fail "pip install failed" 2
 fi
 mlci="$venv/bin/mlci"
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }

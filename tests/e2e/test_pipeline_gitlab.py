@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mlci import __version__
 from mlci.canary.targets.config import LocalTarget as LocalConfig
 from tests.e2e import clients
 from tests.e2e.test_pipeline_workflow import EXAMPLE, ROOT, example_files, serving, traffic
@@ -42,7 +43,7 @@ def pipeline(install: str, model: str) -> str:
 
 def test_gitlab_pipeline_first_improving_harmful(
         tmp_path: Path, make_repo: Callable[..., Path], mlflow_server: MlflowServer,
-        gitlab: Callable[..., clients.GitLabResult], mlci_wheel: Path,
+        gitlab: Callable[..., clients.GitLabResult],
         serving: LocalConfig, traffic: None) -> None:
     from mlflow import MlflowClient
 
@@ -57,9 +58,19 @@ def test_gitlab_pipeline_first_improving_harmful(
         return {f"{EXAMPLE}/data/{p}.csv": snapshots / f"v{version}" / f"{p}.csv"
                 for p in ("train", "holdout")}
 
+    # The jobs run as in the mlci image: mlci (this checkout, with the extra the pipeline asks
+    # for) is on PATH and MLCI_IMAGE_VERSION/EXTRAS say so, so base.yml installs nothing. 18
+    # jobs x a pip install of the full MLflow stack is what this saves; the install path itself
+    # is covered by test_gitlab_base.py and the stage templates' tests, which install a wheel.
+    bin_dir = tmp_path / "image-bin"
+    bin_dir.mkdir()
+    (bin_dir / "mlci").symlink_to(Path(sys.executable).parent / "mlci")
     repo = make_repo({**files, **with_data(1),
-                      ".gitlab-ci.yml": pipeline(f"{mlci_wheel}[test]", model)})
+                      ".gitlab-ci.yml": pipeline(f"mlci[serve]=={__version__}", model)})
+    job_path = f"{bin_dir}:{clients._clean_env()['PATH']}"
     variables = {"MLCI_FORCE": "true", "MLFLOW_TRACKING_URI": mlflow_server.url,
+                 "MLCI_IMAGE_VERSION": __version__, "MLCI_IMAGE_EXTRAS": "serve",
+                 "PATH": job_path,
                  "MLCI_MODEL": model, "MLCI_DEPLOY__LOCAL__LISTEN": serving.listen,
                  "MLCI_DEPLOY__LOCAL__WORKDIR": serving.workdir,
                  "MLCI_DEPLOY__STATE": str(tmp_path / "rollout.json")}
@@ -85,6 +96,7 @@ def test_gitlab_pipeline_first_improving_harmful(
 
     first = run(1)
     assert first.ok, first.log[-6000:]
+    assert "nothing to install" in first.job_log("mlci-gate")
     assert all(first.jobs.get(job) == "PASS" for job in STAGES), first.jobs
     assert alias("champion") == "1" and alias("canary") is None
     improved = run(2)
