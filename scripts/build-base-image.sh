@@ -2,7 +2,7 @@
 # Builds the test base image localhost/mlci-test-base: Debian bookworm (minbase) + python3.
 #
 # No registry can be reached from the test machines, so the image is made from a rootfs
-# that debootstrap builds from the Debian mirror the machine already uses (DESIGN.md):
+# that debootstrap builds from the Debian mirror the machine already uses:
 #   debootstrap --variant=minbase --include=python3 bookworm DIR <mirror>
 #   tar -C DIR -c . | podman import - localhost/mlci-test-base
 #

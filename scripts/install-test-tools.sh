@@ -5,7 +5,7 @@
 #   podman runc (+ what rootful podman uses here), debootstrap, nginx, rsync, chromium and
 #       cmark-gfm (+ fonts; the gate report rendered in a browser)
 #       from Debian, when absent (as root, or with passwordless sudo); plus the machine-wide containers.conf drop-in
-#       that DESIGN.md prescribes (crun and podman's default ulimits fail on these machines).
+#       below (crun and podman's default ulimits fail on these machines).
 #   gitlab-ci-local (npm), run by Node 22 from the npm package node-linux-<arch>@22 (the
 #       machine's own node may be older), installed under $MLCI_DEV_TOOLS with a wrapper in
 #       $MLCI_DEV_TOOLS/bin; put that directory on PATH (scripts/test.sh does).
@@ -60,7 +60,7 @@ if [[ "${MLCI_SKIP_APT:-0}" != 1 ]] && command -v dpkg-query >/dev/null 2>&1; th
     fi
 fi
 
-# The machine-wide podman drop-in (exact content from DESIGN.md).
+# The machine-wide podman drop-in: runc, and ulimits these machines accept.
 dropin=/etc/containers/containers.conf.d/50-test.conf
 want_dropin='[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
