@@ -187,3 +187,10 @@ def test_inline_gate_spec_is_typed_with_the_gate_model(tmp_path: Path) -> None:
         load_config(args(bad), env={})
     assert caught.value.key is not None and caught.value.key.startswith("gate")
     assert caught.value.line is not None and caught.value.line >= 3
+
+
+def test_a_long_bad_value_is_not_echoed_whole(tmp_path: Path) -> None:
+    path = write(tmp_path, "model: x\ntrain: " + "'" + "a" * 5000 + "'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(args(path), env={})
+    assert len(str(caught.value)) < 400 and "..." in str(caught.value)

@@ -45,7 +45,9 @@ def _expected(error: Mapping[str, Any]) -> str:
     message = message.removeprefix("Value error, ")
     given = error.get("input")
     if kind != "missing" and not isinstance(given, (dict, list)):
-        message += f" (got {given!r})"
+        shown = repr(given)
+        # A whole file read as one string (a protocol that is not YAML) is not echoed back.
+        message += f" (got {shown[:80]}...)" if len(shown) > 80 else f" (got {shown})"
     return message
 
 
