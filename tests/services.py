@@ -6,6 +6,7 @@ the test owns; `kill()` and `start()` let a test crash and restart one mid-opera
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,10 +16,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+
+
+@contextlib.contextmanager
+def refused_url() -> Iterator[str]:
+    """A URL whose connections are refused for as long as the context lasts: the port is
+    bound (so no server started meanwhile can take it) but never listened on. A free port
+    alone is not that: on a busy run another test's server may bind it in between."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from mlci.canary.sources.config import PrometheusSource as PrometheusConfig
 from mlci.canary.sources.prometheus import PrometheusSource
 from mlci.errors import ConfigError
 from tests.canary_support import Exporter, PrometheusServer
-from tests.services import free_port
+from tests.services import refused_url
 
 pytestmark = pytest.mark.integration
 
@@ -100,8 +100,8 @@ def test_a_bad_query_reports_prometheus_error(prometheus: PrometheusServer) -> N
 
 
 def test_an_unreachable_prometheus_is_a_source_error() -> None:
-    with pytest.raises(SourceError, match="cannot query Prometheus"):
-        source(f"http://127.0.0.1:{free_port()}").read({}, 0, 60)
+    with refused_url() as url, pytest.raises(SourceError, match="cannot query Prometheus"):
+        source(url).read({}, 0, 60)
 
 
 def test_requests_and_errors_queries_are_required(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mlci.cli import main
-from tests.services import MlflowServer, free_port
+from tests.services import MlflowServer, refused_url
 
 pytestmark = pytest.mark.integration
 
@@ -207,12 +207,12 @@ def test_no_candidate_ref_when_predictions_give_every_metric(
 
 def test_unreachable_registry_exits_2_never_promotes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     cand = tmp_path / "cand.json"
     cand.write_text('{"accuracy": 0.99, "f1": 0.99}')
-    code, report = gate(tmp_path, closed, "--candidate", str(cand),
-                        "--baseline", "models:/churn@champion",
-                        spec=SPEC + "on_missing_baseline: promote\n")
+    with refused_url() as closed:
+        code, report = gate(tmp_path, closed, "--candidate", str(cand),
+                            "--baseline", "models:/churn@champion",
+                            spec=SPEC + "on_missing_baseline: promote\n")
     assert code == 2
     assert report.get("verdict") != "promote"
     err = capsys.readouterr().err
@@ -343,6 +343,6 @@ def test_omitted_baseline_is_the_configured_champion(client: Any, mlflow_server:
                         "--candidate", str(cand))
     assert code == 1 and report["verdict"] == "reject"
     # and with the registry down, it is an error, not a first-model promote
-    closed = f"http://127.0.0.1:{free_port()}"
-    code, report = gate(tmp_path, closed, "--config", str(config), "--candidate", str(cand))
+    with refused_url() as closed:
+        code, report = gate(tmp_path, closed, "--config", str(config), "--candidate", str(cand))
     assert code == 2 and report.get("verdict") != "promote"
