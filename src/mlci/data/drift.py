@@ -24,8 +24,9 @@ proportions are renormalised to sum to 1. Rules of thumb: < 0.1 stable, 0.1-0.25
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,7 +35,9 @@ from mlci.data.distributions import chi2_sf, kolmogorov_sf, ks_2samp_exact_sf
 FLOOR = 1e-4
 EXACT_MAX = 10_000
 TAIL = 1e-6
+PARALLEL_MIN = 200_000  # below, a helper thread costs more than it saves
 Counts = Mapping[Any, int]
+T = TypeVar("T")
 
 
 def _clean(values: Any) -> np.ndarray:
@@ -45,20 +48,61 @@ def _clean(values: Any) -> np.ndarray:
 
 def ks_2samp(reference: Any, current: Any) -> tuple[float, float]:
     """(statistic, two-sided p-value); NaN for an empty sample."""
-    a, b = np.sort(_clean(reference)), np.sort(_clean(current))
-    n, m = a.size, b.size
-    if n == 0 or m == 0:
-        return math.nan, math.nan
-    # The CDFs differ most at a sample point: each sample's own CDF there is its rank
-    # (after ties), the other's a lookup.
-    d = max(float(np.max(np.abs(_ranks(a) / n - np.searchsorted(b, a, side="right") / m))),
-            float(np.max(np.abs(np.searchsorted(a, b, side="right") / n - _ranks(b) / m))))
+    ref, cur = np.asarray(reference), np.asarray(current)
+    if ref.dtype.kind in "iu" and cur.dtype.kind in "iu" and ref.size and cur.size:
+        d = _ks_counted(ref, cur)
+        n, m = ref.size, cur.size
+    else:
+        a, b = _clean(ref), _clean(cur)
+        n, m = a.size, b.size
+        if n == 0 or m == 0:
+            return math.nan, math.nan
+        d = _ks_sorted(a, b)
     asymptotic = kolmogorov_sf(math.sqrt(n * m / (n + m)) * d)
     # Far in the tail the exact count would cancel (1 - P(inside) with P ~ 1) and its
     # path counts leave the float range; any limit is long passed there anyway.
     if max(n, m) <= EXACT_MAX and asymptotic > TAIL:
         return d, ks_2samp_exact_sf(d, n, m)
     return d, asymptotic
+
+
+def _gap(own: np.ndarray, other: np.ndarray) -> float:
+    """max |F_own - F_other| over the points of `own` (both sorted)."""
+    return float(np.max(np.abs(_ranks(own) / own.size -
+                               np.searchsorted(other, own, side="right") / other.size)))
+
+
+def _ks_counted(a: np.ndarray, b: np.ndarray) -> float:
+    """D for integer samples over a short range, from counts (no sort): the CDFs are
+    evaluated at every integer of the range, where between sample points they equal their
+    value at the point below, so the maximum (and each ratio) is the sorted path's."""
+    low, high = min(int(a.min()), int(b.min())), max(int(a.max()), int(b.max()))
+    span = high - low + 1
+    if span > 4 * (a.size + b.size):
+        return _ks_sorted(a.astype(float), b.astype(float))  # as floats, as before
+    ca = np.cumsum(np.bincount((a - low).astype(np.intp), minlength=span))
+    cb = np.cumsum(np.bincount((b - low).astype(np.intp), minlength=span))
+    return float(np.max(np.abs(ca / a.size - cb / b.size)))
+
+
+def _ks_sorted(a: np.ndarray, b: np.ndarray) -> float:
+    """D of two float samples (sorted here, in place: the callers' own copies)."""
+    parallel = a.size + b.size >= PARALLEL_MIN
+    _two(a.sort, b.sort, parallel)
+    # The CDFs differ most at a sample point: each sample's own CDF there is its rank
+    # (after ties), the other's a lookup.
+    return max(_two(lambda: _gap(a, b), lambda: _gap(b, a), parallel))
+
+
+def _two(first: Callable[[], T], second: Callable[[], T], parallel: bool) -> tuple[T, T]:
+    """first() in a helper thread while second() runs here: numpy's sort and searchsorted
+    release the GIL, so a large pair uses two cores."""
+    if not parallel:
+        return first(), second()
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(first)
+        other = second()
+        return future.result(), other
 
 
 def _ranks(ordered: np.ndarray) -> np.ndarray:

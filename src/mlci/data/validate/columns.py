@@ -95,6 +95,7 @@ class ColumnBuilder:
 
     def __init__(self, name: str, declared: str | None, nulls: set[str]) -> None:
         self.name = name
+        self.declared = declared
         self.want = KINDS[declared]
         self.nulls = nulls
         self.codes: dict[str, int] = {}
@@ -102,7 +103,7 @@ class ColumnBuilder:
         self.bad = 0
         self.bad_example = ""
         # A null spelling that reads as a number (say "-999") rules out the fast path.
-        self._numeric_nulls = any(
+        self.numeric_nulls = any(
             parse_number(n) is not None and not math.isnan(parse_number(n) or 0.0)
             for n in nulls)
 
@@ -111,7 +112,7 @@ class ColumnBuilder:
         """A chunk of CSV cells (strings)."""
         if self.want in ("number", "integer"):
             dtype = np.float64 if self.want == "number" else np.int64
-            if not self._numeric_nulls:
+            if not self.numeric_nulls:
                 # Fast path: every cell a number or a null spelling, parsed by numpy in C.
                 nulls = self.nulls
                 flags: list[bool] | None = None

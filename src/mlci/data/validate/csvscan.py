@@ -9,15 +9,18 @@ way. `MLCI_CSV_READER=pure` forces the pure reader.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 from mlci.data.contract import Contract
-from mlci.data.validate import csvfast
+from mlci.data.validate import csvfast, csvpool, csvvec
 from mlci.data.validate.columns import ColumnBuilder
 from mlci.data.validate.sources import EveryColumn, Source, add_arrow
 from mlci.errors import InputError
@@ -75,7 +78,7 @@ def _rows(reader: Any, width: int, path: Path, first: int) -> Iterator[list[list
             yield chunk
 
 
-def _csv_module(lines: Iterator[str], first: int, keep: list[tuple[int, str]],
+def _csv_module(lines: Iterator[str] | io.StringIO, first: int, keep: list[tuple[int, str]],
                 builders: dict[str, ColumnBuilder], width: int, path: Path,
                 delimiter: str) -> int:
     """Rows read by the `csv` module (quoted fields may span lines)."""
@@ -89,20 +92,42 @@ def _csv_module(lines: Iterator[str], first: int, keep: list[tuple[int, str]],
     return rows
 
 
+def _parse_text(text: str, line: int, builders: dict[str, ColumnBuilder], *,
+                keep: list[tuple[int, str]], width: int, path: Path, delimiter: str,
+                rewrite: csvfast.NullRewriter) -> int:
+    """One chunk of whole lines (no quoted field runs past its end): numpy's reader, or the
+    `csv` module where numpy refuses it. `line`: the file's line number before the chunk."""
+    got = csvvec.parse_plain(text, keep, width, builders, delimiter, str(path))
+    if got is not None:
+        return got
+    _, quoted_delimiters, ragged = csvfast.layout(text, delimiter, width)
+    got = None if ragged else csvfast.parse_chunk(
+        text, quoted_delimiters, keep, width, builders, delimiter, rewrite, str(path))
+    if got is None:
+        got = _csv_module(io.StringIO(text, newline=""), line, keep, builders, width, path,
+                          delimiter)
+    return got
+
+
 def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]) -> Source:
     nulls = set(contract.csv.null_values)
     delimiter = _delimiter(path, contract)
     # MLCI_CSV_READER=csv: the csv module only (the reference the fast path is tested against)
     fast = os.environ.get("MLCI_CSV_READER", "") != "csv"
-    rewrite = csvfast.NullRewriter(nulls, delimiter)
     try:
-        with open(path, newline="", encoding=_encoding(contract)) as handle:
+        with open(path, newline="", encoding=_encoding(contract)) as handle, \
+                ExitStack() as stack:
             first = handle.readline()
             header = _check_header(path, next(csv.reader([first], delimiter=delimiter), None)
                                    if first else None)
             keep = [(i, name) for i, name in enumerate(header) if name in wanted]
             builders = {name: ColumnBuilder(name, wanted[name], nulls) for _, name in keep}
             fast = fast and len(header) > 1 and bool(keep)  # one column: a blank line is a row
+            parse = partial(_parse_text, keep=keep, width=len(header), path=path,
+                            delimiter=delimiter, rewrite=csvfast.NullRewriter(nulls, delimiter))
+            count = csvpool.workers(path) if fast else 1
+            pool = stack.enter_context(csvpool.ChunkPool(count, parse, builders)) \
+                if count > 1 else None
             rows, line = 0, 1
             while True:
                 lines = list(islice(handle, CHUNK))
@@ -110,20 +135,19 @@ def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]
                     break
                 text = "".join(lines)
                 text += "" if text.endswith("\n") else "\n"
-                spans, quoted_delimiters, ragged = csvfast.layout(
-                    text, delimiter, len(header)) if fast else (True, True, True)
-                if spans:
+                if not fast or text.count('"') % 2:
+                    # A quoted field runs past the chunk: the csv module reads the rest.
+                    rows += pool.drain() if pool else 0
+                    pool = None
                     rows += _csv_module(chain(lines, handle), line, keep, builders,
                                         len(header), path, delimiter)
                     break
-                got = None if ragged else csvfast.parse_chunk(
-                    text, quoted_delimiters, keep, len(header), builders, delimiter, rewrite,
-                    str(path))
-                if got is None:
-                    got = _csv_module(iter(lines), line, keep, builders, len(header), path,
-                                      delimiter)
-                rows += got
+                if pool:
+                    pool.submit(text, line)
+                else:
+                    rows += parse(text, line, builders)
                 line += len(lines)
+            rows += pool.drain() if pool else 0
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read CSV: {exc}", file=str(path)) from None
     return Source(path, "csv", header, rows, {n: b.pieces for n, b in builders.items()},

@@ -1,0 +1,176 @@
+"""The pure CSV reader's fast paths give exactly the `csv` module's columns: the vectorised
+parser of plain chunks (csvvec.py) cell for cell, or nothing at all; and chunks parsed by
+worker processes (csvpool.py) give the serial read's report, errors and line numbers."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlci.data.contract import parse_contract
+from mlci.data.validate import check, csvpool, csvscan, csvvec, read_table
+from mlci.data.validate.columns import ColumnBuilder, ColumnData
+from mlci.errors import InputError
+
+pytestmark = pytest.mark.unit
+
+TYPES: dict[str, str | None] = {"n": "float", "i": "integer", "c": "category", "u": None,
+                                "b": "boolean"}
+NULLS = {"", "NA"}
+
+
+def _builders() -> dict[str, ColumnBuilder]:
+    return {name: ColumnBuilder(name, kind, NULLS) for name, kind in TYPES.items()}
+
+
+def _same(a: ColumnData, b: ColumnData) -> None:
+    assert (a.kind, a.categories, a.bad, a.bad_example) == \
+        (b.kind, b.categories, b.bad, b.bad_example)
+    assert np.array_equal(a.null, b.null)
+    assert np.array_equal(a.values, b.values, equal_nan=a.kind == "number")
+    if a.kind == "number":  # -0.0 stays negative
+        assert np.array_equal(np.signbit(a.values), np.signbit(b.values))
+
+
+def _both(text: str) -> tuple[int | None, dict[str, ColumnBuilder], dict[str, ColumnBuilder]]:
+    keep = list(enumerate(TYPES))
+    fast, slow = _builders(), _builders()
+    got = csvvec.parse_plain(text, keep, len(TYPES), fast, ",", "x.csv")
+    csvscan._csv_module(io.StringIO(text, newline=""), 1, keep, slow, len(TYPES),
+                        Path("x.csv"), ",")
+    return got, fast, slow
+
+
+NUMBERS = ["0", "-0", "+0", "1", "-1", "007", "3.25", "-3.25", ".5", "-.5", "5.", "+5.",
+           "123456789012345", "12345.6789", "0.1", "0.30000000000000004"[:15], "999.999",
+           "-0.0001", "", "1e5", "nan", "NA", "inf", "1_0", " 1", "1 ", "--1", "1.2.3", ".",
+           "-", "+", "1234567890123456", '"1"', "0x1", "1-"]
+TEXTS = ["a", "north", '"north"', '""', "", "NA", "é", " sp ", '"a,b"', '"x""y"', 'a"b']
+
+
+def _row(rng: random.Random, odd: bool) -> str:
+    plain = NUMBERS[:19]
+    pool = NUMBERS if odd else plain
+    number = rng.choice(pool)
+    integer = rng.choice([n for n in pool if "." not in n] if not odd else pool)
+    text = rng.choice(TEXTS if odd else TEXTS[:8])
+    return ",".join([number, integer, text, rng.choice(pool), rng.choice(["true", "0", ""])])
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_plain_chunks_parse_exactly_as_the_csv_module(seed: int) -> None:
+    rng = random.Random(seed)
+    odd = seed % 3 == 0  # every third chunk likely holds something the fast path refuses
+    text = "".join(_row(rng, odd and rng.random() < 0.1) + "\n" for _ in range(50))
+    got, fast, slow = _both(text)
+    if got is None:
+        assert odd  # a plain chunk takes the fast path
+        assert all(not b.pieces for b in fast.values())  # nothing half-added
+        return
+    assert got == 50
+    for name in TYPES:
+        _same(fast[name].finish(), slow[name].finish())
+
+
+@pytest.mark.parametrize("text", [
+    "1,2,a,3,true\r\n",           # CRLF
+    "1,2,a,3\n",                  # a short row
+    "1,2,a,3,true,4\n",           # a long row
+    '1,2,"a,b",3\n',              # a quoted delimiter that makes the count look right
+    "1,2,a,3,true\n\n",           # a blank line
+    "1e3,2,a,3,true\n",           # an exponent
+    "nan,2,a,3,true\n",           # a NaN spelling (counted as null by the general path)
+    "1,2.0,a,3,true\n",           # a dot in an integer column
+    "1234567890123456,2,a,3,t\n",  # 16 characters: beyond the exact range
+    '1,2,"a"b,3,true\n',          # a quote inside a field
+    '"1",2,a,3,true\n',           # a quoted number
+])
+def test_anything_but_plain_is_left_to_the_general_path(text: str) -> None:
+    fast = _builders()
+    assert csvvec.parse_plain(text, list(enumerate(TYPES)), len(TYPES), fast, ",", "x") is None
+    assert all(not b.pieces for b in fast.values())
+
+
+def test_every_exact_decimal_reads_as_float_does() -> None:
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.normal(0, 1e4, 3000), rng.uniform(-1, 1, 3000)])
+    cells = [f"{v:.{d}f}" for v, d in zip(values, rng.integers(0, 9, values.size),
+                                          strict=True)]
+    cells = [c for c in cells if len(c) <= csvvec.WIDEST]
+    text = "".join(f"{c},1,a,1,t\n" for c in cells)
+    got, fast, _ = _both(text)
+    assert got == len(cells)
+    parsed = fast["n"].finish().values
+    assert parsed.tolist() == [float(c) for c in cells]
+
+
+# -- worker processes -------------------------------------------------------------------------
+
+CONTRACT = """
+columns:
+  i: {type: integer, min: 0}
+  f: {type: float, max: 100, max_null_ratio: 0.5}
+  s: {type: string, max_length: 12}
+  c: {type: category, allowed: [a, b, NO]}
+drift: {method: {numeric: ks, categorical: chi2}}
+"""
+
+
+def _text(rows: int, extra: str = "") -> str:
+    lines = [f"{n},{'' if n % 13 == 0 else (n % 97) + 0.25},\"t {n % 7}\",{'ab'[n % 2]}"
+             for n in range(rows)]
+    return "\ufeffi,f,s,c\n" + "\n".join(lines) + "\n" + extra
+
+
+def _report(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch, workers: str,
+            chunk: int = 64) -> Any:
+    monkeypatch.setenv("MLCI_CSV_READER", "pure")
+    monkeypatch.setenv("MLCI_CSV_WORKERS", workers)
+    monkeypatch.setattr(csvscan, "CHUNK", chunk)
+    data, ref = tmp_path / "d.csv", tmp_path / "r.csv"
+    data.write_bytes(text.encode("utf-8"))
+    ref.write_bytes(_text(300).encode("utf-8"))
+    spec = parse_contract(CONTRACT, "contract.yml")
+    return check(read_table([data], spec), spec, read_table([ref], spec)).to_json()
+
+
+@pytest.mark.parametrize("extra", [
+    "",
+    '5000,1,"two\nlines",a\n5001,2,x,b\n',   # a quoted field over lines: csv module after
+    "5000,NA,x,NO\n5001,nan,y,zz\n5002,1e2,z,a\n",  # chunks the general path parses
+])
+def test_worker_processes_give_the_serial_report(tmp_path: Path, extra: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _text(700, extra)
+    serial = _report(tmp_path, text, monkeypatch, "1")
+    assert _report(tmp_path, text, monkeypatch, "2") == serial
+    monkeypatch.setenv("MLCI_CSV_READER", "csv")
+    assert _report(tmp_path, text, monkeypatch, "1") == serial
+
+
+def test_a_ragged_row_in_a_worker_names_its_line(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _text(500) + "9,1,x\n"
+    messages = []
+    for workers in ("1", "2"):
+        with pytest.raises(InputError) as err:
+            _report(tmp_path, text, monkeypatch, workers)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert messages[0].endswith("d.csv:502: row has 3 fields, the header 4")
+
+
+def test_the_worker_count_setting_is_checked(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    small = tmp_path / "s.csv"
+    small.write_text("a,b\n1,2\n")
+    monkeypatch.delenv("MLCI_CSV_WORKERS", raising=False)
+    assert csvpool.workers(small) == 1  # a small file: serially
+    monkeypatch.setenv("MLCI_CSV_WORKERS", "two")
+    with pytest.raises(InputError, match="MLCI_CSV_WORKERS must be a whole number"):
+        csvpool.workers(small)
