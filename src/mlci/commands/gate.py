@@ -3,7 +3,9 @@
 Exit codes: 0 promote, 1 reject, 3 review, 2 bad input (including an unreachable registry);
 `--fail-on` lets a verdict that does not fail exit 0 (EXIT_CODES below is the table).
 The verdict is printed, written as step outputs (`verdict`, `report-json`, `report-md`), and
-the Markdown report goes to the job summary. numpy and MLflow are imported only in `run`.
+the Markdown report goes to the job summary. With `--holdout FILE` the gate scores the
+candidate and the baseline model on FILE itself (`mlci.gate.holdout`). numpy and MLflow
+are imported only in `run`.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-example predictions of the candidate (CSV or Parquet)")
     parser.add_argument("--baseline-predictions", metavar="FILE", default=None,
                         help="per-example predictions of the baseline, same examples")
+    parser.add_argument("--holdout", metavar="FILE", default=None,
+                        help="score the candidate and (when it exists) the baseline model on "
+                        "this file (CSV or Parquet) and gate on both prediction files; the "
+                        "files go to --report-dir, else to a temporary directory")
     parser.add_argument("--fail-on", choices=FAIL_ON, default=None,
                         help="which verdicts fail (exit non-zero): reject, review (review and "
                         "reject) or never; without it the exit code is the verdict's")
@@ -108,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
         for dest, name in REPORT_FILES.items():
             if not getattr(args, dest):   # a single-file flag wins over the directory
                 setattr(args, dest, str(Path(args.report_dir) / name))
+    from mlci.gate.holdout import check_flags, scored
+
+    check_flags(args)    # before the registry is asked anything
     config = _config(args)
     spec = _spec(args, config)
     tracking_uri = args.tracking_uri or (config.registry.tracking_uri if config else None)
@@ -143,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
         platform.warning("no --baseline and no model in mlci.yml: judged as a first model "
                          f"(on_missing_baseline: {spec.on_missing_baseline})")
     with platform.group("mlci gate: evaluating"):
-        result = run_gate(spec, candidate, baseline)
+        if args.holdout:
+            with scored(args.holdout, args.report_dir, spec, candidate, baseline,
+                        candidate_ref=args.candidate, tracking_uri=tracking_uri):
+                result = run_gate(spec, candidate, baseline)
+        else:
+            result = run_gate(spec, candidate, baseline)
     markdown = report.to_markdown(result)
     _write(args.report_md, markdown)
     _write(args.report_json, report.to_json(result))
