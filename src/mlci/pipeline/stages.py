@@ -178,30 +178,19 @@ def gate(ctx: Context, trained: Stage) -> Stage:
 
 def _score_champion(ctx: Context, spec: Any) -> str:
     """The production model's predictions on today's holdout: the gate compares both models
-    on the same examples (slices, fairness, paired intervals)."""
+    on the same examples (slices, fairness, paired intervals). The scoring is the gate's own
+    (`mlci gate --holdout`): one implementation."""
     from mlci.errors import InputError
+    from mlci.gate.holdout import BASELINE_FILE, score_model
 
     if not ctx.holdout:
         raise InputError("the gate compares per-example predictions and a production model "
                          "exists: give --holdout FILE (the examples the training command "
                          "scored) so that mlci evaluate can score the production model on them",
                          key="--holdout")
-    out = ctx.run_dir / "gate" / "baseline-predictions.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    keep = [c for c in ((spec.slices.column if spec.slices else None),
-                        (spec.fairness.column if spec.fairness else None)) if c]
-    columns = spec.predictions
-    argv = ["evaluate", *ctx.common(), "--model",
-            f"models:/{ctx.config.model}@{ctx.config.registry.alias}",
-            "--data", ctx.holdout, "--out", str(out), "--id-column", columns.id,
-            "--label-column", columns.label, "--prediction-column", columns.prediction]
-    if keep:
-        argv += ["--keep", *dict.fromkeys(keep)]
-    found = invoke(argv)
-    if found.code != 0:
-        raise InputError(f"scoring the production model on {ctx.holdout} failed: "
-                         f"{found.error}", key="--holdout")
-    return str(out)
+    out = ctx.run_dir / "gate" / BASELINE_FILE
+    return score_model(f"models:/{ctx.config.model}@{ctx.config.registry.alias}", ctx.holdout,
+                       out, spec, tracking_uri=ctx.tracking_uri, role="production")
 
 
 def promote(ctx: Context, trained: Stage) -> Stage:
