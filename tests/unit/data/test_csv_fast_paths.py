@@ -1,10 +1,11 @@
 """The pure CSV reader's fast paths give exactly the `csv` module's columns: the vectorised
-parser of plain chunks (csvvec.py) cell for cell, or nothing at all; and chunks parsed by
-worker processes (csvpool.py) give the serial read's report, errors and line numbers."""
+parser of plain chunks (csvvec.py) cell for cell, or nothing at all; and a file scanned by
+a child process (csvchild.py) gives the in-process read's report, errors and line numbers."""
 
 from __future__ import annotations
 
 import io
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from mlci.data.contract import parse_contract
-from mlci.data.validate import check, csvpool, csvscan, csvvec, read_table
+from mlci.data.validate import check, csvchild, csvscan, csvvec, read_table
 from mlci.data.validate.columns import ColumnBuilder, ColumnData
 from mlci.errors import InputError
 
@@ -109,7 +110,7 @@ def test_every_exact_decimal_reads_as_float_does() -> None:
     assert parsed.tolist() == [float(c) for c in cells]
 
 
-# -- worker processes -------------------------------------------------------------------------
+# -- a child process ---------------------------------------------------------------------------
 
 CONTRACT = """
 columns:
@@ -128,7 +129,7 @@ def _text(rows: int, extra: str = "") -> str:
 
 
 def _report(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch, workers: str,
-            chunk: int = 64) -> Any:
+            chunk: int = 1000) -> Any:
     monkeypatch.setenv("MLCI_CSV_READER", "pure")
     monkeypatch.setenv("MLCI_CSV_WORKERS", workers)
     monkeypatch.setattr(csvscan, "CHUNK", chunk)
@@ -141,19 +142,23 @@ def _report(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch, workers:
 
 @pytest.mark.parametrize("extra", [
     "",
-    '5000,1,"two\nlines",a\n5001,2,x,b\n',   # a quoted field over lines: csv module after
-    "5000,NA,x,NO\n5001,nan,y,zz\n5002,1e2,z,a\n",  # chunks the general path parses
+    '5000,1,"two\nlines",a\n5001,2,x,b\n',   # a quoted field over lines: serial after
+    "5000,NA,x,NO\n5001,nan,y,zz\n5002,1e2,z,a\n",  # blocks the general path parses
+    "5000,1,x,a\r\n5001,2,y,b\r\n",  # CRLF: the general path
+    "5000,1,x,a\r5001,2,y,b\r",  # lone carriage returns: serial from there
+    "5000,1,x,a",  # no newline at the end
 ])
-def test_worker_processes_give_the_serial_report(tmp_path: Path, extra: str,
+@pytest.mark.parametrize("chunk", [97, 1000, 1 << 20])
+def test_a_child_process_gives_the_serial_report(tmp_path: Path, extra: str, chunk: int,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     text = _text(700, extra)
-    serial = _report(tmp_path, text, monkeypatch, "1")
-    assert _report(tmp_path, text, monkeypatch, "2") == serial
+    serial = _report(tmp_path, text, monkeypatch, "1", chunk)
+    assert _report(tmp_path, text, monkeypatch, "2", chunk) == serial
     monkeypatch.setenv("MLCI_CSV_READER", "csv")
     assert _report(tmp_path, text, monkeypatch, "1") == serial
 
 
-def test_a_ragged_row_in_a_worker_names_its_line(tmp_path: Path,
+def test_a_ragged_row_in_a_child_names_its_line(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     text = _text(500) + "9,1,x\n"
     messages = []
@@ -165,12 +170,36 @@ def test_a_ragged_row_in_a_worker_names_its_line(tmp_path: Path,
     assert messages[0].endswith("d.csv:502: row has 3 fields, the header 4")
 
 
-def test_the_worker_count_setting_is_checked(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    small = tmp_path / "s.csv"
-    small.write_text("a,b\n1,2\n")
+def test_bad_utf8_is_a_read_error_in_a_child_too(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _text(500).encode("utf-8") + b"9,1,\xff,a\n" + _text(10).encode("utf-8")[15:]
+    for workers in ("1", "2"):
+        monkeypatch.setenv("MLCI_CSV_READER", "pure")
+        monkeypatch.setenv("MLCI_CSV_WORKERS", workers)
+        data = tmp_path / "d.csv"
+        data.write_bytes(text)
+        spec = parse_contract(CONTRACT, "contract.yml")
+        with pytest.raises(InputError, match="cannot read CSV: 'utf-8' codec can't decode"):
+            assert read_table([data], spec).rows  # (a child's error: when the rows are used)
+
+
+def test_a_child_that_dies_is_an_error(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\n1,2\n")
+
+    def scan() -> Any:
+        os._exit(9)
+
+    source = csvscan.Source(data, "csv", ["a", "b"], pending=csvchild.Pending(data, scan))
+    with pytest.raises(InputError, match=r"the reading process ended \(exit code 9\)"):
+        source.ready()
+
+
+def test_the_worker_count_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLCI_CSV_WORKERS", raising=False)
-    assert csvpool.workers(small) == 1  # a small file: serially
+    assert not csvchild.wanted(1000)  # a small file: in this process
+    monkeypatch.setenv("MLCI_CSV_WORKERS", "1")
+    assert not csvchild.wanted(1 << 30)
     monkeypatch.setenv("MLCI_CSV_WORKERS", "two")
     with pytest.raises(InputError, match="MLCI_CSV_WORKERS must be a whole number"):
-        csvpool.workers(small)
+        csvchild.wanted(1000)

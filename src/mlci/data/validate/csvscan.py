@@ -1,9 +1,12 @@
-"""CSV in one streaming pass, in chunks of rows, into compact column pieces.
+"""CSV in one streaming pass, in blocks of whole lines, into compact column pieces.
 
 With pyarrow installed (the `parquet` extra) its multi-threaded reader does the pass; if it
-refuses a file (a cell it cannot convert, a ragged row, an encoding), the pure reader (the
-`csv` module and numpy) reads that file, so the verdict and the messages are the same either
-way. `MLCI_CSV_READER=pure` forces the pure reader.
+refuses a file (a cell it cannot convert, a ragged row, an encoding), the pure reader reads
+that file, so the verdict and the messages are the same either way. The pure reader (the
+default install; `MLCI_CSV_READER=pure` forces it) parses a plain block with whole-array
+numpy (csvvec.py), any other with numpy's text reader (csvfast.py) or, where that refuses
+it, the `csv` module, which gives the messages; a large file is scanned by a child process
+while this one goes on (csvchild.py).
 """
 
 from __future__ import annotations
@@ -12,20 +15,22 @@ import csv
 import io
 import os
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
 from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 from mlci.data.contract import Contract
-from mlci.data.validate import csvfast, csvpool, csvvec
+from mlci.data.validate import csvchild, csvfast, csvvec
 from mlci.data.validate.columns import ColumnBuilder
 from mlci.data.validate.sources import EveryColumn, Source, add_arrow
 from mlci.errors import InputError
 
-CHUNK = 65_536
+CHUNK = 4 << 20  # characters (of whole lines) the pure reader parses at a time
+ROWS = 65_536  # rows the csv module reads at a time
+# (text of whole lines, the file's line number before it, the builders) -> rows parsed
+ChunkParser = Callable[[str, int, dict[str, ColumnBuilder]], int]
 _NAN_SPELLINGS = ["nan", "NaN", "NAN", "+nan", "-nan", "+NaN", "-NaN", "+NAN", "-NAN"]
 
 
@@ -56,7 +61,23 @@ def scan_csv(path: Path, contract: Contract, wanted: dict[str, str | None]) -> S
         fast = _scan_csv_arrow(path, contract, wanted)
         if fast is not None:
             return fast
+    if os.environ.get("MLCI_CSV_READER", "") != "csv" and \
+            csvchild.wanted(path.stat().st_size if path.is_file() else 0):
+        # Parsed by a child process while this one goes on (to the reference, say).
+        scan = partial(_scan_csv_pure, path, contract, wanted)
+        return Source(path, "csv", _read_header(path, contract),
+                      pending=csvchild.Pending(path, scan))
     return _scan_csv_pure(path, contract, wanted)
+
+
+def _read_header(path: Path, contract: Contract) -> list[str]:
+    try:
+        with open(path, newline="", encoding=_encoding(contract)) as handle:
+            first = handle.readline()
+        return _check_header(path, next(csv.reader([first], delimiter=_delimiter(
+            path, contract)), None) if first else None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read CSV: {exc}", file=str(path)) from None
 
 
 def _rows(reader: Any, width: int, path: Path, first: int) -> Iterator[list[list[str]]]:
@@ -64,7 +85,7 @@ def _rows(reader: Any, width: int, path: Path, first: int) -> Iterator[list[list
     is skipped. `first`: the file's line number of the reader's first line, less one."""
     while True:
         start = first + reader.line_num
-        chunk = list(islice(reader, CHUNK))
+        chunk = list(islice(reader, ROWS))
         if not chunk:
             return
         if set(map(len, chunk)) != {width}:
@@ -115,8 +136,7 @@ def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]
     # MLCI_CSV_READER=csv: the csv module only (the reference the fast path is tested against)
     fast = os.environ.get("MLCI_CSV_READER", "") != "csv"
     try:
-        with open(path, newline="", encoding=_encoding(contract)) as handle, \
-                ExitStack() as stack:
+        with open(path, newline="", encoding=_encoding(contract)) as handle:
             first = handle.readline()
             header = _check_header(path, next(csv.reader([first], delimiter=delimiter), None)
                                    if first else None)
@@ -125,33 +145,36 @@ def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]
             fast = fast and len(header) > 1 and bool(keep)  # one column: a blank line is a row
             parse = partial(_parse_text, keep=keep, width=len(header), path=path,
                             delimiter=delimiter, rewrite=csvfast.NullRewriter(nulls, delimiter))
-            count = csvpool.workers(path) if fast else 1
-            pool = stack.enter_context(csvpool.ChunkPool(count, parse, builders)) \
-                if count > 1 else None
-            rows, line = 0, 1
-            while True:
-                lines = list(islice(handle, CHUNK))
-                if not lines:
-                    break
-                text = "".join(lines)
-                text += "" if text.endswith("\n") else "\n"
-                if not fast or text.count('"') % 2:
-                    # A quoted field runs past the chunk: the csv module reads the rest.
-                    rows += pool.drain() if pool else 0
-                    pool = None
-                    rows += _csv_module(chain(lines, handle), line, keep, builders,
-                                        len(header), path, delimiter)
-                    break
-                if pool:
-                    pool.submit(text, line)
-                else:
-                    rows += parse(text, line, builders)
-                line += len(lines)
-            rows += pool.drain() if pool else 0
+            rows = _serial(handle, 1, fast=fast, parse=parse, keep=keep, builders=builders,
+                           width=len(header), path=path, delimiter=delimiter)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read CSV: {exc}", file=str(path)) from None
     return Source(path, "csv", header, rows, {n: b.pieces for n, b in builders.items()},
                   {n: b.codes for n, b in builders.items()})
+
+
+def _serial(handle: Any, line: int, *, fast: bool, parse: ChunkParser,
+            keep: list[tuple[int, str]], builders: dict[str, ColumnBuilder], width: int,
+            path: Path, delimiter: str) -> int:
+    """Rows from the handle on (`line`: the file's line number before it), in this process,
+    in blocks of about CHUNK characters of whole lines."""
+    rows = 0
+    while True:
+        text = handle.read(CHUNK)
+        if not text:
+            return rows
+        text += handle.readline()
+        if "\r" in text:  # lines end at \r, \n or \r\n, as the csv module reads them
+            count = len(io.StringIO(text, newline="").readlines())
+        else:
+            count = text.count("\n") + (not text.endswith("\n"))
+        text += "" if text.endswith("\n") else "\n"
+        if not fast or text.count('"') % 2:
+            # A quoted field runs past the block: the csv module reads the rest.
+            return rows + _csv_module(chain(io.StringIO(text, newline=""), handle), line, keep,
+                                      builders, width, path, delimiter)
+        rows += parse(text, line, builders)
+        line += count
 
 
 def _scan_csv_arrow(path: Path, contract: Contract,

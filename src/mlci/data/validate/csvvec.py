@@ -15,19 +15,20 @@ general path (csvfast.py), which gives the same values and the messages.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from mlci.data.validate.columns import ColumnBuilder, Piece
 
 WIDEST = 15
-_POW10F = 10.0 ** np.arange(WIDEST + 1)  # exact: 10**15 < 2**53
+_POW10 = 10 ** np.arange(WIDEST + 1, dtype=np.int64)
 
 
 def parse_plain(text: str, keep: list[tuple[int, str]], width: int,
                 builders: dict[str, ColumnBuilder], delimiter: str, source: str) -> int | None:
     """Rows parsed into the builders, or None (nothing added). `text` ends with a newline."""
     data = text.encode("utf-8")
-    if len(delimiter.encode("utf-8")) != 1 or b"\r" in data:
-        return None
+    if len(delimiter.encode("utf-8")) != 1 or b"\r" in data or b"\0" in data:
+        return None  # (a NUL byte: text keys below are NUL-padded)
     buf = np.frombuffer(data, dtype=np.uint8)
     seps = np.flatnonzero((buf == ord(delimiter)) | (buf == 10))
     if buf.size < 2 ** 31:
@@ -35,20 +36,22 @@ def parse_plain(text: str, keep: list[tuple[int, str]], width: int,
     rows = seps.size // width
     if rows == 0 or seps.size != rows * width:
         return None
-    ends = seps.reshape(rows, width)
     # Every width-th separator a newline, and no other: each line has `width` fields.
-    if not (buf[ends[:, -1]] == 10).all() or int(np.count_nonzero(buf[seps] == 10)) != rows:
+    if not (buf[seps[width - 1::width]] == 10).all() or \
+            int(np.count_nonzero(buf[seps] == 10)) != rows:
         return None
     first = np.empty_like(seps)
     first[0], first[1:] = 0, seps[:-1] + 1
     if b'"' in data and not _quotes_wrap_fields(buf, seps, first):
         return None
-    starts = first.reshape(rows, width)
+    # One contiguous vector per column: where its fields start, and end (at a separator).
+    starts, ends = first.reshape(rows, width).T.copy(), seps.reshape(rows, width).T.copy()
     parsed: list[tuple[ColumnBuilder, str, np.ndarray, np.ndarray]] = []
+    padded = np.concatenate([np.full(WIDEST, 10, dtype=np.uint8), buf])
     for i, name in keep:
         builder = builders[name]
         if builder.want in ("number", "integer"):
-            got = _numbers(buf, starts[:, i], ends[:, i], builder)
+            got = _numbers(padded, starts[i], ends[i], builder)
             if got is None:
                 return None
             parsed.append((builder, builder.want, *got))
@@ -56,7 +59,7 @@ def parse_plain(text: str, keep: list[tuple[int, str]], width: int,
         builder.add_values(kind, values, null, source)
     for i, name in keep:
         if builders[name].want not in ("number", "integer"):
-            _text(data, starts[:, i], ends[:, i], builders[name], source)
+            _text(buf, data, starts[i], ends[i], builders[name], source)
     return rows
 
 
@@ -69,7 +72,7 @@ def _quotes_wrap_fields(buf: np.ndarray, seps: np.ndarray, starts: np.ndarray) -
     return bool(at_edge.all()) and not np.any(per_field[per_field > 0] != 2)
 
 
-def _numbers(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+def _numbers(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray,
              builder: ColumnBuilder) -> tuple[np.ndarray, np.ndarray] | None:
     length = ends - starts
     widest = int(length.max())
@@ -80,53 +83,71 @@ def _numbers(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     if widest == 0:
         return (np.full(size, np.nan) if builder.want == "number" else
                 np.zeros(size, dtype=np.int64)), empty
-    # One row per character position, right-aligned (each a contiguous vector): position k
-    # of a field is chars[k] where k >= widest - length, else it is before the field.
-    position = np.arange(widest)[:, None]
-    chars = buf[np.maximum(ends - widest + position, 0)]
-    outside = position < (widest - length)
+    # One row per character position, right-aligned (each a contiguous vector): the
+    # `widest` bytes before each field's end (`padded` has WIDEST newlines in front), the
+    # positions before the field's start set to a delimiter (not a digit, adds nothing).
+    window = sliding_window_view(padded, widest)[ends + (WIDEST - widest)]
+    chars = np.ascontiguousarray(window.T)
+    chars[np.arange(widest)[:, None] < (widest - length)] = ord(",")
     digit = chars - np.uint8(ord("0"))  # wraps: anything but a digit is > 9
-    digit[outside] = 0
     is_digit = digit <= 9
     is_dot = chars == ord(".")
-    is_dot[outside] = False
-    first = chars[np.minimum(widest - length, widest - 1), np.arange(size)]
-    signed = ~empty & ((first == ord("-")) | (first == ord("+")))
-    dots = is_dot.sum(axis=0)
-    digits = is_digit.sum(axis=0) - (widest - length)  # (outside counted as digits)
+    lead = padded[starts + WIDEST]  # a field's first byte (an empty one's: its separator)
+    signed = ~empty & ((lead == ord("-")) | (lead == ord("+")))
+    dots = is_dot.view(np.uint8).sum(axis=0, dtype=np.int32)
+    digits = is_digit.view(np.uint8).sum(axis=0, dtype=np.int32)
     if np.any(digits + dots + signed != length) or \
             int(dots.max()) > (1 if builder.want == "number" else 0) or \
             np.any(~empty & (digits == 0)):
         return None
-    # Horner over the positions, a dot skipped; the digits after a dot are the decimals.
-    whole = np.zeros(size, dtype=np.int64)
-    decimals = np.zeros(size, dtype=np.int64)
-    seen_dot = np.zeros(size, dtype=bool)
-    for k in range(widest):
-        step = np.where(is_digit[k], 10, 1)
-        whole *= step
-        whole += np.where(is_digit[k], digit[k], 0)
-        if builder.want == "number":
-            seen_dot |= is_dot[k]
-            decimals += seen_dot & is_digit[k] & ~outside[k]
-    negative = signed & (first == ord("-"))
+    # Every position a decimal digit (a non-digit as 0): below 10**15, exact.
+    digit *= is_digit
+    whole = digit[0].astype(np.int64)
+    for k in range(1, widest):
+        whole *= 10
+        whole += digit[k]
+    negative = signed & (lead == ord("-"))
     if builder.want == "integer":
         return np.where(negative, -whole, whole), empty
+    # Drop the dot's 0: the digits left of it are 10x too large.
+    decimals = np.zeros(size, dtype=np.intp)
+    for k in range(widest - 1):
+        np.copyto(decimals, widest - 1 - k, where=is_dot[k])
+    scale = _POW10[decimals]
+    mantissa = np.where(dots > 0, whole // (scale * 10) * scale + whole % scale, whole)
     # Both exact in a float64 (below 2**53): one correctly rounded division.
-    magnitude = whole.astype(np.float64) / _POW10F[decimals]
+    magnitude = mantissa / scale.astype(np.float64)
     values = np.where(negative, -magnitude, magnitude)
     values[empty] = np.nan
     return values, empty
 
 
-def _text(data: bytes, starts: np.ndarray, ends: np.ndarray, builder: ColumnBuilder,
-          source: str) -> None:
-    """Text cells as codes: each distinct field decoded (and unquoted) once."""
-    cells = [data[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-    codes = builder.codes
-    lookup: dict[bytes, int] = {}
-    for raw in dict.fromkeys(cells):  # first-appearance order, as ColumnBuilder.add_text
-        value = raw[1:-1] if raw[:1] == b'"' else raw
-        lookup[raw] = codes.setdefault(value.decode("utf-8"), len(codes))
-    values = np.fromiter(map(lookup.__getitem__, cells), dtype=np.int32, count=len(cells))
+def _text(buf: np.ndarray, data: bytes, starts: np.ndarray, ends: np.ndarray,
+          builder: ColumnBuilder, source: str) -> None:
+    """Text cells as codes into the builder's texts, in first-appearance order (as
+    ColumnBuilder.add_text): each distinct field decoded (and unquoted) once."""
+    length = ends - starts
+    if int(length.max()) <= 8:
+        # Short fields: their bytes, NUL-padded, as one 8-byte key each, sorted in C.
+        position = np.arange(8, dtype=starts.dtype)[:, None]
+        chars = buf[np.minimum(starts + position, len(data) - 1)]
+        chars[position >= length] = 0
+        keys = np.ascontiguousarray(chars.T).view(np.uint64).ravel()
+        distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty(order.size, dtype=np.int32)
+        rank[order] = np.arange(order.size, dtype=np.int32)
+        raws = [distinct[j:j + 1].view(np.uint8).tobytes().rstrip(b"\0") for j in order]
+        codes = np.array([_code(builder, raw) for raw in raws], dtype=np.int32)
+        values = codes[rank[inverse.ravel()]]
+    else:
+        cells = [data[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        lookup = {raw: _code(builder, raw) for raw in dict.fromkeys(cells)}
+        values = np.fromiter(map(lookup.__getitem__, cells), dtype=np.int32,
+                             count=len(cells))
     builder.pieces.append(Piece("codes", values, np.zeros(values.size, dtype=bool), source))
+
+
+def _code(builder: ColumnBuilder, raw: bytes) -> int:
+    value = raw[1:-1] if raw[:1] == b'"' else raw  # (quotes wrap a field whole, see above)
+    return builder.codes.setdefault(value.decode("utf-8"), len(builder.codes))

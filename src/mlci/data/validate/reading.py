@@ -27,9 +27,12 @@ class Table:
 
     sources: list[Source]
     contract: Contract
-    rows: int = 0
     names: list[str] = field(default_factory=list)
     _done: dict[str, ColumnData] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(source.ready().rows for source in self.sources)
 
     def column(self, name: str, declared: str | None, keep: bool = False) -> ColumnData:
         if name in self._done:
@@ -37,7 +40,7 @@ class Table:
         builder = ColumnBuilder(name, declared, set(self.contract.csv.null_values))
         for source in self.sources:
             if source.fmt == "csv":
-                builder.codes = _merge_codes(builder, source, name)
+                builder.codes = _merge_codes(builder, source.ready(), name)
             else:
                 read_parquet_column(source, name, builder)
         data = builder.finish()
@@ -109,4 +112,4 @@ def read_table(paths: list[Path], contract: Contract,
         if sorted(other.names) != sorted(first.names):
             raise InputError(f"columns {other.names} differ from {first.path}'s "
                              f"{first.names}", file=str(other.path))
-    return Table(sources, contract, sum(s.rows for s in sources), list(first.names))
+    return Table(sources, contract, list(first.names))

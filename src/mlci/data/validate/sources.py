@@ -22,6 +22,14 @@ class Source:
     rows: int = 0
     csv_pieces: dict[str, list[Piece]] = field(default_factory=dict)
     csv_codes: dict[str, dict[str, int]] = field(default_factory=dict)
+    pending: Any = None  # the scan still running in a child process (csvchild.Pending)
+
+    def ready(self) -> Source:
+        """The source with its CSV columns (waiting for a child's scan)."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.fill(self)
+        return self
 
 
 class EveryColumn(dict[str, "str | None"]):
