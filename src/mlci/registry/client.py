@@ -294,6 +294,22 @@ class Registry:
         except NotFound:
             return None
 
+    def download(self, uri: str, dst: str) -> str:
+        """The artifacts at `uri` (`runs:/` or an artifact URI) copied under `dst`; the local
+        path. The URIs are passed, never set process-wide. (Not `models:/`: MLflow resolves
+        those with the process-wide registry URI; see `download_model_version`.)"""
+        from mlflow.artifacts import download_artifacts
+
+        registry_uri = os.environ.get("MLFLOW_REGISTRY_URI") or self.tracking_uri
+        return str(self.run(lambda: download_artifacts(
+            artifact_uri=uri, dst_path=dst, tracking_uri=self.tracking_uri,
+            registry_uri=registry_uri), what=f"downloading {uri}"))
+
+    def download_model_version(self, model: str, version: str, dst: str) -> str:
+        """The files of model version `version` of `model` copied under `dst`."""
+        source = self.call("get_model_version_download_uri", model, version)
+        return self.download(str(source), dst)
+
     def artifact_text(self, run_id: str, path: str) -> str | None:
         """The text of artifact `path` of a run; None when the run has no such artifact."""
         import tempfile

@@ -86,7 +86,7 @@ class NginxTarget(_Section):
 
 
 class LocalTarget(_Section):
-    """mlci starts `mlflow models serve` for both versions and an nginx in front of them."""
+    """mlci starts MLflow's scoring server for both versions and an nginx in front of them."""
 
     workdir: SafePath = Field(".mlci/serve", description="servers' logs, pids, nginx prefix")
     listen: Address = Field("127.0.0.1:8080", description="where the router listens")

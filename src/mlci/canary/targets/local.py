@@ -1,6 +1,6 @@
 """The `local` target: mlci serves both versions itself, for the demo and the tests.
 
-`mlflow models serve` runs the stable and the candidate version on free 127.0.0.1 ports, and
+MLflow's scoring server runs the stable and the candidate version on free 127.0.0.1 ports, and
 Debian's nginx, unprivileged, with its own prefix under `workdir`, routes between them on
 `listen`. `workdir/servers.json` records pids, ports and the current weight, so a later mlci
 process (a scheduled `canary step`) finds and reuses what still runs, and the next rollout

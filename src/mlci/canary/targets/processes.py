@@ -1,11 +1,19 @@
 """Processes the local target starts and must find again from another mlci process: model
-servers (`mlflow models serve`) recorded by pid and port, each in its own session so a
-whole process group stops together and outlives the mlci that started it."""
+servers recorded by pid and port, each in its own session so a whole process group stops
+together and outlives the mlci that started it.
+
+A model server is MLflow's scoring server, the process `mlflow models serve --env-manager
+local` ends up running (uvicorn with `mlflow.pyfunc.scoring_server.app:app`, the model
+directory in `__pyfunc_model_path__`), started directly: the model is downloaded here, and the
+`mlflow` command line, which imports most of MLflow before it does anything, is skipped. That
+halves a server's start-up (about 5.7 s to 3 s on a 2-core machine), paid once per rollout.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,27 +61,57 @@ def _tail(log: Path) -> str:
         return "(no log)"
 
 
+# What MLflow's scoring-server app reads to find the model (`mlflow.pyfunc.scoring_server`);
+# the local target's tests start real servers, so a change in MLflow fails them.
+MODEL_PATH_VARIABLE = "__pyfunc_model_path__"
+SCORING_APP = "mlflow.pyfunc.scoring_server.app:app"
+MARKER = "mlflow"   # in the command line of a server this module starts (and of older ones)
+
+
+def download_model(ref: ModelRef, workdir: Path, tracking_uri: str | None) -> Path:
+    """The model's directory under `workdir/models/`, downloaded once per version."""
+    target = workdir / "models" / f"{ref.model}-{ref.version}"
+    if (target / "MLmodel").is_file():
+        return target
+    from mlci.registry.client import NotFound, Refused, Registry
+
+    # Downloaded beside and renamed in: a server never starts on a half-copied model.
+    staging = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        found = Path(Registry(tracking_uri).download_model_version(ref.model, ref.version,
+                                                                    str(staging)))
+        if not (found / "MLmodel").is_file():
+            raise TargetError(f"{ref.uri} is not an MLflow model (no MLmodel file)")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(found, target)
+    except (NotFound, Refused) as error:
+        raise TargetError(f"cannot download {ref.uri}: {error.message}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
 def start_model_server(ref: ModelRef, *, workdir: Path, label: str,
                        tracking_uri: str | None, timeout: float) -> dict[str, Any]:
-    """Start `mlflow models serve` for `ref` on a free port; return its record once /ping
-    answers. The venv's bin comes first on PATH: the server needs its `uvicorn`."""
-    bin_dir = Path(sys.executable).parent
-    mlflow = bin_dir / "mlflow"
+    """Start MLflow's scoring server for `ref` on a free port; return its record once /ping
+    answers. It runs with this interpreter, so it finds the venv's MLflow and uvicorn."""
+    model_dir = download_model(ref, workdir, tracking_uri)
     port = free_port()
     env = dict(os.environ)
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    env[MODEL_PATH_VARIABLE] = str(model_dir)
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
     log = workdir / f"{label}-{ref.version}.log"
-    argv = [str(mlflow) if mlflow.exists() else "mlflow", "models", "serve", "-m", ref.uri,
-            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    argv = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1", SCORING_APP]
     with open(log, "ab") as out:
         try:
             process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, env=env, cwd=workdir,
                                        start_new_session=True)
         except OSError as error:
-            raise TargetError(f"cannot start mlflow models serve: {error}") from None
+            raise TargetError(f"cannot start the model server: {error}") from None
     record = {"model": ref.model, "version": ref.version, "uri": ref.uri,
               "pid": process.pid, "port": port, "log": str(log)}
     deadline = time.monotonic() + timeout
@@ -92,10 +130,10 @@ def start_model_server(ref: ModelRef, *, workdir: Path, label: str,
 def running(record: dict[str, Any] | None, uri: str) -> bool:
     """The recorded server still runs this model and answers."""
     return bool(record) and record is not None and record.get("uri") == uri and \
-        alive(int(record["pid"]), "models") and answers(int(record["port"]))
+        alive(int(record["pid"]), MARKER) and answers(int(record["port"]))
 
 
-def stop(record: dict[str, Any] | None, marker: str = "models", grace: float = 10.0) -> None:
+def stop(record: dict[str, Any] | None, marker: str = MARKER, grace: float = 10.0) -> None:
     """SIGTERM the server's process group, SIGKILL what is left after `grace` seconds."""
     if not record:
         return
