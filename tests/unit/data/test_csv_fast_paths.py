@@ -195,6 +195,37 @@ def test_a_child_that_dies_is_an_error(tmp_path: Path) -> None:
         source.ready()
 
 
+def test_a_child_that_cannot_write_its_columns_leaves_the_scan_to_the_parent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _text(300)
+    serial = _report(tmp_path, text, monkeypatch, "1")
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(csvchild.pickle, "dump", full)  # (in the forked child too)
+    assert _report(tmp_path, text, monkeypatch, "2") == serial
+
+
+def test_the_scratch_file_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text(_text(50))
+    spec = parse_contract(CONTRACT, "contract.yml")
+    pending = csvchild.Pending(data, lambda: csvscan._scan_csv_pure(data, spec, {"i": None}))
+    scratch = Path(pending._out)
+    source = csvscan.Source(data, "csv", [], pending=pending)
+    assert source.ready().rows == 50
+    assert not scratch.exists()
+    abandoned = csvchild.Pending(data, lambda: csvscan._scan_csv_pure(data, spec, {}))
+    scratch = Path(abandoned._out)
+    del abandoned  # (the finalizer stops the child and removes its file)
+    assert not scratch.exists()
+
+
+def test_the_scratch_directory_needs_room_for_twice_the_file() -> None:
+    assert csvchild._scratch(1 << 60) is None  # the temporary directory instead
+
+
 def test_the_worker_count_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLCI_CSV_WORKERS", raising=False)
     assert not csvchild.wanted(1000)  # a small file: in this process

@@ -45,28 +45,40 @@ def wanted(size: int) -> bool:
 def _child(scan: Callable[[], Source], send: Connection, path: str, out: str) -> None:
     try:
         source = scan()
-        with open(out, "wb") as handle:
-            pickle.dump((source.rows, source.csv_pieces, source.csv_codes), handle, protocol=5)
     except InputError as exc:
         send.send(("error", exc.message, exc.file, exc.line))
         return
-    except Exception as exc:  # noqa: BLE001 - a bug or a full disk: reported, never empty
+    except Exception as exc:  # noqa: BLE001 - a bug: reported, never an empty table
         send.send(("error", f"cannot read CSV: {type(exc).__name__}: {exc}", path, None))
         return
+    try:
+        with open(out, "wb") as handle:
+            pickle.dump((source.rows, source.csv_pieces, source.csv_codes), handle, protocol=5)
+    except OSError:  # a full /dev/shm or disk: the parent reads the file itself
+        send.send(("again", None, None, None))
+        return
     send.send(("ok", None, None, None))
-    send.close()
 
 
-def _scratch() -> str | None:
+def _scratch(size: int) -> str | None:
+    """The shared-memory directory when it has room for twice the file (a container's is
+    often 64 MB), else (None) the temporary directory."""
     shm = "/dev/shm"  # noqa: S108 - mkstemp: a new file only we can read, in memory
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    try:
+        room = os.statvfs(shm)
+    except OSError:
+        return None
+    enough = room.f_bavail * room.f_frsize > 2 * size and os.access(shm, os.W_OK)
+    return shm if enough else None
 
 
 class Pending:
     """One file's scan in a child; `fill(source)` waits for it and fills the source."""
 
     def __init__(self, path: Path, scan: Callable[[], Source]) -> None:
-        fd, self._out = tempfile.mkstemp(prefix="mlci-csv-", suffix=".pickle", dir=_scratch())
+        self._scan = scan
+        fd, self._out = tempfile.mkstemp(prefix="mlci-csv-", suffix=".pickle",
+                                         dir=_scratch(path.stat().st_size))
         os.close(fd)
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
@@ -81,8 +93,12 @@ class Pending:
             status, message, file, line = self._receive.recv()
             if status == "error":
                 raise InputError(message, file=file, line=line)
-            with open(self._out, "rb") as handle:
-                rows, pieces, codes = pickle.load(handle)  # noqa: S301 - our child's own file
+            if status == "again":
+                done = self._scan()
+                rows, pieces, codes = done.rows, done.csv_pieces, done.csv_codes
+            else:
+                with open(self._out, "rb") as handle:
+                    rows, pieces, codes = pickle.load(handle)  # noqa: S301 - our child's file
         except (EOFError, OSError):
             self._process.join(5)
             raise InputError(f"cannot read CSV: the reading process ended (exit code "
