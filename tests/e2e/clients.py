@@ -228,6 +228,25 @@ def _write(path: Path, content: Any) -> None:
         path.write_text(str(content), encoding="utf-8")
 
 
+# `uses: $/...` (GitHub's self-repository reference: the repository and commit of the YAML
+# file that holds it) is what ml-pipeline.yml uses, so that it works when called from another
+# repository. act rejects `$/` (nektos/act#6189); in a test repository mlci's actions sit at
+# the workspace root, so `./` names the very same files. The one place this is rewritten.
+_SELF_REPOSITORY = re.compile(r"""^(\s*(?:-\s+)?uses:\s*["']?)\$/""", re.MULTILINE)
+
+
+def for_act(text: str) -> str:
+    """A workflow's text with every `uses: $/<path>` turned into `uses: ./<path>` for act."""
+    return _SELF_REPOSITORY.sub(r"\1./", text)
+
+
+def _act_workflows(repo: Path) -> None:
+    for path in sorted((repo / ".github" / "workflows").glob("*.y*ml")):
+        text = path.read_text(encoding="utf-8")
+        if for_act(text) != text:
+            path.write_text(for_act(text), encoding="utf-8")
+
+
 def commit_all(repo: Path, message: str = "update") -> None:
     _git(repo, "add", "-A")
     if _git(repo, "status", "--porcelain").strip():
@@ -247,6 +266,7 @@ def make_repo(dest: Path, files: Mapping[str, Any] | None = None, *,
             raise FileNotFoundError(f"extra path {rel!r} not found in {PROJECT_ROOT}")
     for rel, content in (files or {}).items():
         _write(dest / rel, content)
+    _act_workflows(dest)
     _git(dest, "init", "-q", "-b", "main")
     _git(dest, "config", "commit.gpgsign", "false")
     commit_all(dest, "e2e fixture")
@@ -387,7 +407,7 @@ def _workflow_file(repo: Path, workflow: str | Path | Mapping[str, Any]) -> Path
         wf_dir.mkdir(parents=True, exist_ok=True)
         n = len(list(wf_dir.glob("e2e-*.yml")))
         path = wf_dir / f"e2e-{n}.yml"
-        path.write_text(text, encoding="utf-8")
+        path.write_text(for_act(text), encoding="utf-8")
         commit_all(repo, f"workflow {path.name}")
         return path
     path = Path(workflow)

@@ -36,8 +36,6 @@ def pipeline(install: str, model: str) -> str:
       model: {model}
       config: {EXAMPLE}/mlci.yml
       holdout: {EXAMPLE}/data/holdout.csv
-      label-column: churned
-      keep-columns: region gender
 """
 
 

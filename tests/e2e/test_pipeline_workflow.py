@@ -48,10 +48,6 @@ jobs:
       model: {model}
       config: {EXAMPLE}/mlci.yml
       holdout: {EXAMPLE}/data/holdout.csv
-      label-column: churned
-      keep-columns: |
-        region
-        gender
     secrets:
       tracking-uri: ${{{{ secrets.MLFLOW_TRACKING_URI }}}}
 """

@@ -68,7 +68,7 @@ def test_no_expressions_inside_run_and_remote_actions_pinned(path: Path) -> None
         if run is not None:
             assert "${{" not in str(run), f"{where}: `${{{{ }}}}` inside run: pass it via env:"
         uses = step.get("uses")
-        if uses and not uses.startswith(("./", "docker://")):
+        if uses and not uses.startswith(("./", "$/", "docker://")):   # $/: this repository
             assert SHA_PIN.match(uses), f"{where}: {uses} is not pinned to a full commit SHA"
         if uses and uses.startswith("actions/checkout@"):
             assert (step.get("with") or {}).get("persist-credentials") is False, \

@@ -1,0 +1,79 @@
+"""The reusable workflow works from another repository: its actions are `$/` references
+(the repository and commit of the workflow file), never `./` (the caller's checkout); the
+act harness turns `$/` into `./` (act rejects `$/`) in one place, tests/e2e/clients.for_act."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.clients import for_act
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+PIPELINE = ROOT / ".github" / "workflows" / "ml-pipeline.yml"
+ACTIONS = sorted([ROOT / "action.yml", *ROOT.glob("actions/*/action.yml")])
+
+
+def uses_of(doc: dict[str, Any]) -> list[str]:
+    found = [str(job["uses"]) for job in (doc.get("jobs") or {}).values() if "uses" in job]
+    steps = [s for job in (doc.get("jobs") or {}).values() for s in job.get("steps") or []]
+    steps += (doc.get("runs") or {}).get("steps") or []
+    return found + [str(s["uses"]) for s in steps if "uses" in s]
+
+
+def test_the_reusable_workflow_names_its_actions_by_self_repository_references() -> None:
+    uses = uses_of(yaml.safe_load(PIPELINE.read_text(encoding="utf-8")))
+    local = [u for u in uses if u.startswith(("./", "$/"))]
+    assert local, "ml-pipeline.yml references no mlci action"
+    caller_relative = [u for u in local if not u.startswith("$/")]
+    assert not caller_relative, \
+        f"ml-pipeline.yml: {caller_relative} resolve in the caller's checkout; use $/<path>"
+    assert all((ROOT / u[2:] / "action.yml").is_file() for u in local), local
+
+
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_composite_action_names_a_sibling_through_the_callers_checkout(path: Path) -> None:
+    uses = uses_of(yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert not [u for u in uses if u.startswith("./")], uses
+
+
+def test_for_act_rewrites_only_uses_values_starting_with_self_repository() -> None:
+    text = """\
+jobs:
+  gate:
+    steps:
+      - uses: $/actions/gate
+      - id: train
+        uses: $/actions/train   # a comment
+      - uses: "$/actions/promote"
+      - uses: ./actions/validate-data
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
+      - run: echo "uses: $/not/a/step" $/x
+        env: {PRICE: $/unit}
+"""
+    assert for_act(text) == """\
+jobs:
+  gate:
+    steps:
+      - uses: ./actions/gate
+      - id: train
+        uses: ./actions/train   # a comment
+      - uses: "./actions/promote"
+      - uses: ./actions/validate-data
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
+      - run: echo "uses: $/not/a/step" $/x
+        env: {PRICE: $/unit}
+"""
+    assert for_act(for_act(text)) == for_act(text)
+
+
+def test_the_act_copy_of_the_reusable_workflow_is_the_same_but_for_the_references() -> None:
+    text = PIPELINE.read_text(encoding="utf-8")
+    rewritten = for_act(text)
+    assert "$/" not in "".join(uses_of(yaml.safe_load(rewritten)))
+    assert rewritten.replace("uses: ./", "uses: $/") == text.replace("uses: ./", "uses: $/")
