@@ -133,6 +133,7 @@ def _report(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch, workers:
     monkeypatch.setenv("MLCI_CSV_READER", "pure")
     monkeypatch.setenv("MLCI_CSV_WORKERS", workers)
     monkeypatch.setattr(csvscan, "CHUNK", chunk)
+    monkeypatch.setattr(csvchild, "MIN_BYTES", 0)
     data, ref = tmp_path / "d.csv", tmp_path / "r.csv"
     data.write_bytes(text.encode("utf-8"))
     ref.write_bytes(_text(300).encode("utf-8"))
@@ -173,6 +174,7 @@ def test_a_ragged_row_in_a_child_names_its_line(tmp_path: Path,
 def test_bad_utf8_is_a_read_error_in_a_child_too(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     text = _text(500).encode("utf-8") + b"9,1,\xff,a\n" + _text(10).encode("utf-8")[15:]
+    monkeypatch.setattr(csvchild, "MIN_BYTES", 0)
     for workers in ("1", "2"):
         monkeypatch.setenv("MLCI_CSV_READER", "pure")
         monkeypatch.setenv("MLCI_CSV_WORKERS", workers)
@@ -228,9 +230,10 @@ def test_the_scratch_directory_needs_room_for_twice_the_file() -> None:
 
 def test_the_worker_count_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLCI_CSV_WORKERS", raising=False)
+    assert not csvchild.wanted(1 << 30)  # the default: in this process
+    monkeypatch.setenv("MLCI_CSV_WORKERS", "2")
+    assert csvchild.wanted(1 << 30)
     assert not csvchild.wanted(1000)  # a small file: in this process
-    monkeypatch.setenv("MLCI_CSV_WORKERS", "1")
-    assert not csvchild.wanted(1 << 30)
     monkeypatch.setenv("MLCI_CSV_WORKERS", "two")
     with pytest.raises(InputError, match="MLCI_CSV_WORKERS must be a whole number"):
         csvchild.wanted(1000)

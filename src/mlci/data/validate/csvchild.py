@@ -1,4 +1,5 @@
-"""A large CSV file scanned by a forked child process while this one goes on (Linux).
+"""A large CSV file scanned by a forked child process while this one goes on (Linux, when
+`MLCI_CSV_WORKERS=2`).
 
 `read_table` for the data and then for the reference each start one: the two files are
 parsed at the same time on two cores, and this process only waits when the check needs a
@@ -29,17 +30,17 @@ MIN_BYTES = 16 << 20  # below, forking and sending back cost more than they save
 
 
 def wanted(size: int) -> bool:
-    """Whether a file of `size` bytes is scanned in a child (`MLCI_CSV_WORKERS=1`: never)."""
-    setting = os.environ.get("MLCI_CSV_WORKERS", "").strip()
-    if setting and (not setting.isdigit() or int(setting) < 1):
+    """Whether a file of `size` bytes is scanned in a child: only when asked for
+    (`MLCI_CSV_WORKERS=2`), on Linux, for a file of at least MIN_BYTES. Not the default:
+    it saves wall time on an idle multi-core runner, but costs about 20% more CPU (the
+    columns go through a file, two scans share caches) and on a busy machine it was no
+    faster (see scripts/bench/validate_data_bench.py)."""
+    setting = os.environ.get("MLCI_CSV_WORKERS", "").strip() or "1"
+    if not setting.isdigit() or int(setting) < 1:
         raise InputError(f"MLCI_CSV_WORKERS must be a whole number >= 1, not {setting!r}")
-    if setting:
-        return int(setting) > 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     # fork only where it is the platform's default and safe (not macOS, not Windows)
-    return size >= MIN_BYTES and cores > 1 and \
-        "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" and \
-        os.uname().sysname == "Linux"
+    return int(setting) > 1 and size >= MIN_BYTES and os.name == "posix" and \
+        os.uname().sysname == "Linux" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _child(scan: Callable[[], Source], send: Connection, path: str, out: str) -> None:
