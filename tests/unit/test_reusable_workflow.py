@@ -36,6 +36,21 @@ def test_the_reusable_workflow_names_its_actions_by_self_repository_references()
     assert all((ROOT / u[2:] / "action.yml").is_file() for u in local), local
 
 
+def test_the_gate_jobs_hold_no_shell_logic() -> None:
+    """One CI input -> one flag -> one `mlci` line: the gate scores the holdout itself."""
+    gate = yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))["jobs"]["gate"]
+    assert [s.get("uses", "").split("@")[0] for s in gate["steps"]] == \
+        ["actions/checkout", "$/actions/gate"]
+    assert "holdout" in gate["steps"][1]["with"] and not any("run" in s for s in gate["steps"])
+    text = (ROOT / "gitlab-templates" / "pipeline.yml").read_text(encoding="utf-8")
+    job = yaml.safe_load(text.split("\n---\n", 1)[1])["mlci-gate"]
+    assert "script" not in job, "mlci-gate runs the gate template's one line, `mlci gate`"
+    template = yaml.safe_load(
+        (ROOT / "gitlab-templates" / "gate.yml").read_text(encoding="utf-8").split(
+            "\n---\n", 1)[1])
+    assert template["$[[ inputs.job-prefix ]]-gate"]["script"] == ["mlci gate"]
+
+
 @pytest.mark.parametrize("path", ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_composite_action_names_a_sibling_through_the_callers_checkout(path: Path) -> None:
     uses = uses_of(yaml.safe_load(path.read_text(encoding="utf-8")))
