@@ -67,7 +67,8 @@ def _row(rng: random.Random, odd: bool) -> str:
 def test_plain_chunks_parse_exactly_as_the_csv_module(seed: int) -> None:
     rng = random.Random(seed)
     odd = seed % 3 == 0  # every third chunk likely holds something the fast path refuses
-    text = "".join(_row(rng, odd and rng.random() < 0.1) + "\n" for _ in range(50))
+    end = "\r\n" if seed % 4 == 1 else "\n"  # CRLF: the last field ends before the CR
+    text = "".join(_row(rng, odd and rng.random() < 0.1) + end for _ in range(50))
     got, fast, slow = _both(text)
     if got is None:
         assert odd  # a plain chunk takes the fast path
@@ -79,7 +80,9 @@ def test_plain_chunks_parse_exactly_as_the_csv_module(seed: int) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "1,2,a,3,true\r\n",           # CRLF
+    "1,2,a\r,3,true\n",           # a carriage return inside a field
+    "1,2,a,3,true\r\r\n",         # two before a newline
+    "1,2,a,3,true\r\n1,2,a,3,t\n",  # CRLF on some lines only
     "1,2,a,3\n",                  # a short row
     "1,2,a,3,true,4\n",           # a long row
     '1,2,"a,b",3\n',              # a quoted delimiter that makes the count look right
@@ -95,6 +98,13 @@ def test_anything_but_plain_is_left_to_the_general_path(text: str) -> None:
     fast = _builders()
     assert csvvec.parse_plain(text, list(enumerate(TYPES)), len(TYPES), fast, ",", "x") is None
     assert all(not b.pieces for b in fast.values())
+
+
+def test_crlf_lines_with_a_quoted_last_field() -> None:
+    got, fast, slow = _both('1,2,"a",3,"true"\r\n-1.5,7,"b c",,""\r\n')
+    assert got == 2
+    for name in TYPES:
+        _same(fast[name].finish(), slow[name].finish())
 
 
 def test_every_exact_decimal_reads_as_float_does() -> None:

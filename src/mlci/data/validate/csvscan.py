@@ -164,7 +164,7 @@ def _serial(handle: Any, line: int, *, fast: bool, parse: ChunkParser,
         if not text:
             return rows
         text += handle.readline()
-        if "\r" in text:  # lines end at \r, \n or \r\n, as the csv module reads them
+        if text.count("\r") != text.count("\r\n"):  # a line may also end at a lone \r
             count = len(io.StringIO(text, newline="").readlines())
         else:
             count = text.count("\n") + (not text.endswith("\n"))

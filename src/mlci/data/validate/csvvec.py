@@ -1,15 +1,15 @@
 """The pure CSV reader's fastest path: a plain chunk split and its numbers parsed by whole-
 array numpy operations, with no work per cell in Python and no text reader.
 
-"Plain": no carriage return; every line has the header's number of fields when split at
-every delimiter; every field that holds a quote is quoted whole (`"north"`, no quote or
-delimiter inside), so that split is the `csv` module's. A number or integer column takes
-only `[+-]digits[.digits]` of at most 15 characters (an empty field is null when the empty
-spelling is a null one): its digits as an integer (below 10**15, exact in a float64)
-divided by 10**decimals (exact too) is the correctly rounded value, the one Python's
-`float()` and numpy's reader give. Anything else (an exponent, `nan`, a null spelling,
-a longer number, a field a quote does not wrap) returns None and the chunk takes the
-general path (csvfast.py), which gives the same values and the messages.
+"Plain": lines end with LF or CR LF (no other CR); every line has the header's number of
+fields when split at every delimiter; every field that holds a quote is quoted whole
+(`"north"`, no quote or delimiter inside), so that split is the `csv` module's. A number or
+integer column takes only `[+-]digits[.digits]` of at most 15 characters (an empty field is
+null when the empty spelling is a null one): its digits as an integer (below 10**15, exact
+in a float64) divided by 10**decimals (exact too) is the correctly rounded value, the one
+Python's `float()` and numpy's reader give. Anything else (an exponent, `nan`, a null
+spelling, a longer number, a field a quote does not wrap) returns None and the chunk takes
+the general path (csvfast.py), which gives the same values and the messages.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ def parse_plain(text: str, keep: list[tuple[int, str]], width: int,
                 builders: dict[str, ColumnBuilder], delimiter: str, source: str) -> int | None:
     """Rows parsed into the builders, or None (nothing added). `text` ends with a newline."""
     data = text.encode("utf-8")
-    if len(delimiter.encode("utf-8")) != 1 or b"\r" in data or b"\0" in data:
+    if len(delimiter.encode("utf-8")) != 1 or b"\0" in data:
         return None  # (a NUL byte: text keys below are NUL-padded)
+    crlf = data.count(b"\r")  # only as line ends (\r\n), checked below
     buf = np.frombuffer(data, dtype=np.uint8)
     seps = np.flatnonzero((buf == ord(delimiter)) | (buf == 10))
     if buf.size < 2 ** 31:
@@ -42,12 +43,21 @@ def parse_plain(text: str, keep: list[tuple[int, str]], width: int,
         return None
     first = np.empty_like(seps)
     first[0], first[1:] = 0, seps[:-1] + 1
-    if b'"' in data and not _quotes_wrap_fields(buf, seps, first):
+    last = seps
+    if crlf:  # every line ends with \r\n (and no other \r): the last field ends before it
+        if crlf != rows or data.count(b"\r\n") != rows:
+            return None
+        last = seps.copy()
+        last[width - 1::width] -= 1
+    if b'"' in data and not _quotes_wrap_fields(buf, seps, first, last):
         return None
-    # One contiguous vector per column: where its fields start, and end (at a separator).
-    starts, ends = first.reshape(rows, width).T.copy(), seps.reshape(rows, width).T.copy()
+    # One contiguous vector per column: where its fields start, and end.
+    starts, ends = first.reshape(rows, width).T.copy(), last.reshape(rows, width).T.copy()
     parsed: list[tuple[ColumnBuilder, str, np.ndarray, np.ndarray]] = []
-    padded = np.concatenate([np.full(WIDEST, 10, dtype=np.uint8), buf])
+    # WIDEST newlines before the chunk (numbers are read backwards from their end), 8 NULs
+    # after it (short text is read forwards from its start).
+    padded = np.concatenate([np.full(WIDEST, 10, dtype=np.uint8), buf,
+                             np.zeros(8, dtype=np.uint8)])
     for i, name in keep:
         builder = builders[name]
         if builder.want in ("number", "integer"):
@@ -59,15 +69,16 @@ def parse_plain(text: str, keep: list[tuple[int, str]], width: int,
         builder.add_values(kind, values, null, source)
     for i, name in keep:
         if builders[name].want not in ("number", "integer"):
-            _text(buf, data, starts[i], ends[i], builders[name], source)
+            _text(padded, data, starts[i], ends[i], builders[name], source)
     return rows
 
 
-def _quotes_wrap_fields(buf: np.ndarray, seps: np.ndarray, starts: np.ndarray) -> bool:
+def _quotes_wrap_fields(buf: np.ndarray, seps: np.ndarray, starts: np.ndarray,
+                        ends: np.ndarray) -> bool:
     """Each field holds no quote, or exactly two: its first and its last character."""
     quotes = np.flatnonzero(buf == ord('"'))
     field = np.searchsorted(seps, quotes)  # the field a quote is in (a field ends at a sep)
-    at_edge = (quotes == starts[field]) | (quotes == seps[field] - 1)
+    at_edge = (quotes == starts[field]) | (quotes == ends[field] - 1)
     per_field = np.bincount(field)
     return bool(at_edge.all()) and not np.any(per_field[per_field > 0] != 2)
 
@@ -122,17 +133,15 @@ def _numbers(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     return values, empty
 
 
-def _text(buf: np.ndarray, data: bytes, starts: np.ndarray, ends: np.ndarray,
+def _text(padded: np.ndarray, data: bytes, starts: np.ndarray, ends: np.ndarray,
           builder: ColumnBuilder, source: str) -> None:
     """Text cells as codes into the builder's texts, in first-appearance order (as
     ColumnBuilder.add_text): each distinct field decoded (and unquoted) once."""
     length = ends - starts
     if int(length.max()) <= 8:
         # Short fields: their bytes, NUL-padded, as one 8-byte key each, sorted in C.
-        position = np.arange(8, dtype=starts.dtype)[:, None]
-        chars = buf[np.minimum(starts + position, len(data) - 1)]
-        chars[position >= length] = 0
-        keys = np.ascontiguousarray(chars.T).view(np.uint64).ravel()
+        window = sliding_window_view(padded, 8)[starts + WIDEST]
+        keys = np.where(np.arange(8) < length[:, None], window, 0).view(np.uint64).ravel()
         distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         order = np.argsort(first)
         rank = np.empty(order.size, dtype=np.int32)
