@@ -7,9 +7,10 @@ fields when split at every delimiter; every field that holds a quote is quoted w
 integer column takes only `[+-]digits[.digits]` of at most 15 characters (an empty field is
 null when the empty spelling is a null one): its digits as an integer (below 10**15, exact
 in a float64) divided by 10**decimals (exact too) is the correctly rounded value, the one
-Python's `float()` and numpy's reader give. Anything else (an exponent, `nan`, a null
-spelling, a longer number, a field a quote does not wrap) returns None and the chunk takes
-the general path (csvfast.py), which gives the same values and the messages.
+Python's `float()` and numpy's reader give; a field that is exactly a null spelling (or
+`nan`, `NaN`, ...) is null. Anything else (an exponent, `inf`, a longer number, a field a
+quote does not wrap) returns None and the chunk takes the general path (csvfast.py), which
+gives the same values and the messages.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from mlci.data.validate.columns import ColumnBuilder, Piece
 
 WIDEST = 15
+NAN_SPELLINGS = tuple(sign + nan for sign in ("", "+", "-") for nan in ("nan", "NaN", "NAN"))
 _POW10 = 10 ** np.arange(WIDEST + 1, dtype=np.int64)
 
 
@@ -107,9 +109,13 @@ def _numbers(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     signed = ~empty & ((lead == ord("-")) | (lead == ord("+")))
     dots = is_dot.view(np.uint8).sum(axis=0, dtype=np.int32)
     digits = is_digit.view(np.uint8).sum(axis=0, dtype=np.int32)
-    if np.any(digits + dots + signed != length) or \
-            int(dots.max()) > (1 if builder.want == "number" else 0) or \
-            np.any(~empty & (digits == 0)):
+    number = (digits + dots + signed == length) & ((digits > 0) | empty)
+    null = empty
+    if not number.all():  # the rest must be null spellings (R writes NA, say)
+        null = empty | _spelled_nulls(chars, length, builder)
+        if not (number | null).all():
+            return None
+    if int(np.where(null, 0, dots).max()) > (1 if builder.want == "number" else 0):
         return None
     # Every position a decimal digit (a non-digit as 0): below 10**15, exact.
     digit *= is_digit
@@ -119,7 +125,7 @@ def _numbers(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         whole += digit[k]
     negative = signed & (lead == ord("-"))
     if builder.want == "integer":
-        return np.where(negative, -whole, whole), empty
+        return np.where(null, 0, np.where(negative, -whole, whole)), null
     # Drop the dot's 0: the digits left of it are 10x too large.
     decimals = np.zeros(size, dtype=np.intp)
     for k in range(widest - 1):
@@ -129,8 +135,24 @@ def _numbers(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     # Both exact in a float64 (below 2**53): one correctly rounded division.
     magnitude = mantissa / scale.astype(np.float64)
     values = np.where(negative, -magnitude, magnitude)
-    values[empty] = np.nan
-    return values, empty
+    values[null] = np.nan
+    return values, null
+
+
+def _spelled_nulls(chars: np.ndarray, length: np.ndarray, builder: ColumnBuilder) -> np.ndarray:
+    """The fields that are exactly a null spelling of the contract, or a spelling of NaN
+    (null in any column, see columns.py); any other spelling is left to the general path."""
+    widest = chars.shape[0]
+    found = np.zeros(length.size, dtype=bool)
+    for spelling in {*builder.nulls, *NAN_SPELLINGS} - {""}:
+        raw = spelling.encode("utf-8")
+        size = len(raw)
+        if size > widest or not (length == size).any():
+            continue
+        same = np.all(chars[widest - size:] == np.frombuffer(raw, dtype=np.uint8)[:, None],
+                      axis=0)
+        found |= same & (length == size)
+    return found
 
 
 def _text(padded: np.ndarray, data: bytes, starts: np.ndarray, ends: np.ndarray,
