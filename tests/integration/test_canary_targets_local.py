@@ -1,6 +1,7 @@
 """The `local` target end to end: real model versions on a real `mlflow server`, each served by
-`mlflow models serve`, Debian's nginx in front, driven as `canary step` drives it (a new
-target object per tick, finding the servers again from the saved state)."""
+MLflow's scoring server (what `mlflow models serve` runs), Debian's nginx in front, driven as
+`canary step` drives it (a new target object per tick, finding the servers again from the
+saved state)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from mlci.canary.interfaces import CANARY, STABLE, ModelRef
 from mlci.canary.sources.nginx_log import NginxLogSource
 from mlci.canary.targets.config import LocalTarget as LocalConfig
 from mlci.canary.targets.local import LocalTarget
-from mlci.canary.targets.processes import alive
+from mlci.canary.targets.processes import MARKER, alive
 from tests.canary_support import register_pyfunc, send, wait_for_lines
 from tests.registry_support import unique
 from tests.services import MlflowServer, free_port
@@ -48,6 +49,9 @@ def test_serves_both_versions_resumes_and_promotes(
     target = LocalTarget(settings, base_dir=tmp_path, tracking_uri=mlflow_server.url)
     saved = target.prepare(refs[0], refs[1], {})
     assert answers(settings.listen, 10) == Counter({(STABLE, 1): 10})
+    models = tmp_path / "serve" / "models"
+    assert sorted(p.name for p in models.iterdir()) == [f"{model}-1", f"{model}-2"]
+    assert alive(saved["servers"]["canary"]["pid"], MARKER)
     target.set_weight(50)
     assert set(answers(settings.listen, 40)) == {(STABLE, 1), (CANARY, 2)}
 
@@ -75,8 +79,10 @@ def test_serves_both_versions_resumes_and_promotes(
 
     again.finish("promoted")
     old_stable = saved["servers"]["stable"]
-    assert not alive(old_stable["pid"], "models")
+    assert not alive(old_stable["pid"], MARKER)
     assert answers(settings.listen, 10) == Counter({(STABLE, 2): 10})
+    # the retired version's download is removed; the one served stays
+    assert sorted(p.name for p in models.iterdir()) == [f"{model}-2"]
     again.finish("promoted")                            # idempotent
     assert answers(settings.listen, 5) == Counter({(STABLE, 2): 5})
 
@@ -88,7 +94,8 @@ def test_serves_both_versions_resumes_and_promotes(
     assert answers(settings.listen, 5) == Counter({(CANARY, 3): 5})
     following.finish("rolled-back")
     assert answers(settings.listen, 5) == Counter({(STABLE, 2): 5})
-    assert not alive(nxt["servers"]["canary"]["pid"], "models")
+    assert not alive(nxt["servers"]["canary"]["pid"], MARKER)
+    assert sorted(p.name for p in models.iterdir()) == [f"{model}-2"]
 
 
 def test_a_canary_that_fails_predict_answers_400_and_is_counted(
@@ -109,3 +116,4 @@ def test_a_canary_that_fails_predict_answers_400_and_is_counted(
     assert window.canary.errors == window.canary.requests == statuses[(CANARY, 400)]
     target.finish("rolled-back")
     assert target.health() is not None                 # on_finish: stop stopped everything
+    assert not list((tmp_path / "serve" / "models").iterdir())

@@ -165,6 +165,7 @@ class LocalTarget:
             processes.stop(record)
         self.servers["retired"] = []
         self._save()
+        processes.prune_models(self.workdir, [self.servers.get("stable")])
         if self.settings.on_finish == "stop":
             self.stop_all()
 
@@ -177,3 +178,4 @@ class LocalTarget:
             processes.stop(self.servers.get(label))
             self.servers[label] = None
         self._save()
+        processes.prune_models(self.workdir, [])

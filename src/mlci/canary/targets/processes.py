@@ -92,6 +92,14 @@ def download_model(ref: ModelRef, workdir: Path, tracking_uri: str | None) -> Pa
     return target
 
 
+def prune_models(workdir: Path, serving: list[dict[str, Any] | None]) -> None:
+    """Remove the downloaded models no recorded server serves (after a rollout finishes)."""
+    keep = {f"{r['model']}-{r['version']}" for r in serving if r}
+    for path in sorted((workdir / "models").glob("*")):
+        if path.name not in keep and not path.name.endswith(".tmp"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def start_model_server(ref: ModelRef, *, workdir: Path, label: str,
                        tracking_uri: str | None, timeout: float) -> dict[str, Any]:
     """Start MLflow's scoring server for `ref` on a free port; return its record once /ping
