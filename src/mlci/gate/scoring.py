@@ -171,9 +171,9 @@ def load_model(mlflow: Any, uri: str, tracking_uri: str | None) -> Any:
     from mlci.registry.client import NotFound, Refused, Registry
 
     registry = Registry(tracking_uri)
-    mlflow.set_tracking_uri(registry.tracking_uri)
     try:
-        return registry.run(lambda: _load(mlflow, uri), what=f"loading {uri}")
+        with registry.fluent_uris():
+            return registry.run(lambda: _load(mlflow, uri), what=f"loading {uri}")
     except (NotFound, Refused) as error:
         raise InputError(f"cannot load {uri} from {registry.where}: {error.message}",
                          key="model") from None
@@ -184,10 +184,10 @@ def _download(mlflow: Any, uri: str, dst: str, tracking_uri: str | None) -> str:
     from mlci.registry.client import NotFound, Refused, Registry
 
     registry = Registry(tracking_uri)
-    mlflow.set_tracking_uri(registry.tracking_uri)
     try:
-        return str(registry.run(lambda: mlflow.artifacts.download_artifacts(
-            artifact_uri=uri, dst_path=dst), what=f"downloading {uri}"))
+        with registry.fluent_uris():   # (models:/ URIs are resolved with the global URI)
+            return str(registry.run(lambda: mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=dst), what=f"downloading {uri}"))
     except (NotFound, Refused) as error:
         raise InputError(f"cannot download {uri} from {registry.where}: {error.message}",
                          key="model") from None

@@ -37,6 +37,7 @@ registry pay for it. At runtime it is `mlflow-skinny`; nothing here needs SQLAlc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -293,6 +294,32 @@ class Registry:
             return self.call("get_model_version", model, version)
         except NotFound:
             return None
+
+    @contextlib.contextmanager
+    def fluent_uris(self) -> Iterator[None]:
+        """MLflow's process-wide tracking and registry URIs aimed at this registry for the
+        block only, for MLflow calls that read nothing else (`mlflow.pyfunc.load_model` of a
+        `models:/` URI). `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI: left
+        set, every later MLflow call of this process, and its children, would use it."""
+        import mlflow
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+        saved_env = {name: os.environ.get(name) for name in names}
+        saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+        uri = str(self.tracking_uri)   # (resolved when the client was made)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(saved_env["MLFLOW_REGISTRY_URI"] or uri)
+        try:
+            yield
+        finally:
+            tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def download(self, uri: str, dst: str) -> str:
         """The artifacts at `uri` (`runs:/` or an artifact URI) copied under `dst`; the local
