@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import tempfile
 import threading
@@ -58,35 +57,13 @@ mlflow.models.set_model(Model())
 
 def register_pyfunc(url: str, model: str, *, answer: int = 0, fail_at: float | None = None,
                     delay_ms: float = 0.0, experiment: str = "mlci-test-canary") -> str:
-    """Log and register one model version; returns its version number."""
-    with mlflow_uris(url):
+    """Log and register one model version; returns its version number. MLflow's fluent API
+    is aimed at `url` for this call only (mlci's own `Registry.fluent_uris`)."""
+    from mlci.registry.client import Registry
+
+    with Registry(url).fluent_uris():
         return _register_pyfunc(url, model, answer=answer, fail_at=fail_at,
                                 delay_ms=delay_ms, experiment=experiment)
-
-
-@contextlib.contextmanager
-def mlflow_uris(url: str) -> Iterator[None]:
-    """mlflow's fluent API aimed at `url` for the block only. `set_tracking_uri` and
-    `set_registry_uri` are process-wide and also export MLFLOW_TRACKING_URI and
-    MLFLOW_REGISTRY_URI: left set, every later test's registry calls (mlci reads
-    MLFLOW_REGISTRY_URI, as MLflow does) would go to this server."""
-    import mlflow
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
-    mlflow.set_tracking_uri(url)
-    mlflow.set_registry_uri(url)
-    try:
-        yield
-    finally:
-        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _register_pyfunc(url: str, model: str, *, answer: int, fail_at: float | None,
