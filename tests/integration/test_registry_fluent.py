@@ -41,14 +41,14 @@ def test_loading_a_registered_model_restores_the_global_uris(
         assert mlflow.get_tracking_uri() == before
 
 
-def test_a_model_version_downloads_without_global_uris(
+def test_a_model_version_downloads_and_restores_the_global_uris(
         mlflow_server: MlflowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = unique("download")
     version = register_pyfunc(mlflow_server.url, model, answer=3)
     with refused_url() as elsewhere:   # a global URI here would fail the download
         monkeypatch.setenv("MLFLOW_TRACKING_URI", elsewhere)
         monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-        found = Path(Registry(mlflow_server.url).download_model_version(
-            model, version, str(tmp_path / "m")))
+        found = Path(Registry(mlflow_server.url).download(
+            f"models:/{model}/{version}", str(tmp_path / "m")))
     assert (found / "MLmodel").is_file()
     assert os.environ["MLFLOW_TRACKING_URI"] == elsewhere

@@ -151,13 +151,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         platform.warning("no --baseline and no model in mlci.yml: judged as a first model "
                          f"(on_missing_baseline: {spec.on_missing_baseline})")
-    with platform.group("mlci gate: evaluating"):
-        if args.holdout:
-            with scored(args.holdout, args.report_dir, spec, candidate, baseline,
-                        candidate_ref=args.candidate, tracking_uri=tracking_uri):
-                result = run_gate(spec, candidate, baseline)
-        else:
-            result = run_gate(spec, candidate, baseline)
+    with platform.group("mlci gate: evaluating"), \
+            scored(args.holdout, args.report_dir, spec, candidate, baseline,
+                   candidate_ref=args.candidate, tracking_uri=tracking_uri):
+        result = run_gate(spec, candidate, baseline)
     markdown = report.to_markdown(result)
     _write(args.report_md, markdown)
     _write(args.report_json, report.to_json(result))

@@ -104,12 +104,15 @@ def baseline_model(ref: str, version: str | None) -> str:
 
 
 @contextlib.contextmanager
-def scored(holdout: str, report_dir: str | None, spec: GateSpec, candidate: Side,
+def scored(holdout: str | None, report_dir: str | None, spec: GateSpec, candidate: Side,
            baseline: Side | None, *, candidate_ref: str, tracking_uri: str | None
            ) -> Iterator[None]:
     """Score the candidate and (when it exists) the baseline on `holdout` and point both
-    sides at their files. The files go to `report_dir` (kept as evidence), else to a
-    temporary directory removed when the block ends."""
+    sides at their files (nothing to do without a holdout). The files go to `report_dir`
+    (kept as evidence), else to a temporary directory removed when the block ends."""
+    if not holdout:
+        yield
+        return
     with contextlib.ExitStack() as stack:
         if report_dir:
             where = Path(report_dir)

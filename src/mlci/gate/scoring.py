@@ -93,7 +93,7 @@ def evaluate(job: Scoring) -> Any:
     if target is not None:
         drop = {names["id"], names["label"], *job.exclude}
         scored = inimage.score(target, job.model,
-                               lambda uri, dst: _download(mlflow, uri, dst, job.tracking_uri),
+                               lambda uri, dst: _download(uri, dst, job.tracking_uri),
                                frame[[c for c in frame.columns if c not in drop]], job.score)
         result[names["prediction"]] = _one_column(pd, scored["prediction"], len(frame)).values
         if job.score:
@@ -179,15 +179,13 @@ def load_model(mlflow: Any, uri: str, tracking_uri: str | None) -> Any:
                          key="model") from None
 
 
-def _download(mlflow: Any, uri: str, dst: str, tracking_uri: str | None) -> str:
+def _download(uri: str, dst: str, tracking_uri: str | None) -> str:
     """The model directory at `uri`, downloaded through the registry layer."""
     from mlci.registry.client import NotFound, Refused, Registry
 
     registry = Registry(tracking_uri)
     try:
-        with registry.fluent_uris():   # (models:/ URIs are resolved with the global URI)
-            return str(registry.run(lambda: mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=dst), what=f"downloading {uri}"))
+        return registry.download(uri, dst)
     except (NotFound, Refused) as error:
         raise InputError(f"cannot download {uri} from {registry.where}: {error.message}",
                          key="model") from None

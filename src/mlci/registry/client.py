@@ -322,20 +322,17 @@ class Registry:
                     os.environ[name] = value
 
     def download(self, uri: str, dst: str) -> str:
-        """The artifacts at `uri` (`runs:/` or an artifact URI) copied under `dst`; the local
-        path. The URIs are passed, never set process-wide. (Not `models:/`: MLflow resolves
-        those with the process-wide registry URI; see `download_model_version`.)"""
+        """The artifacts at `uri` (`models:/`, `runs:/` or an artifact URI) copied under
+        `dst`; the local path. MLflow resolves a `models:/` URI with its process-wide
+        registry URI whatever it is given, so those are downloaded inside `fluent_uris`."""
         from mlflow.artifacts import download_artifacts
 
         registry_uri = os.environ.get("MLFLOW_REGISTRY_URI") or self.tracking_uri
-        return str(self.run(lambda: download_artifacts(
-            artifact_uri=uri, dst_path=dst, tracking_uri=self.tracking_uri,
-            registry_uri=registry_uri), what=f"downloading {uri}"))
-
-    def download_model_version(self, model: str, version: str, dst: str) -> str:
-        """The files of model version `version` of `model` copied under `dst`."""
-        source = self.call("get_model_version_download_uri", model, version)
-        return self.download(str(source), dst)
+        scope = self.fluent_uris() if uri.startswith("models:/") else contextlib.nullcontext()
+        with scope:
+            return str(self.run(lambda: download_artifacts(
+                artifact_uri=uri, dst_path=dst, tracking_uri=self.tracking_uri,
+                registry_uri=registry_uri), what=f"downloading {uri}"))
 
     def artifact_text(self, run_id: str, path: str) -> str | None:
         """The text of artifact `path` of a run; None when the run has no such artifact."""
