@@ -46,6 +46,13 @@ def _encoding(contract: Contract) -> str:
     return "utf-8-sig" if enc.lower().replace("_", "-") in ("utf-8", "utf8") else enc
 
 
+def _header(path: Path, handle: Any, delimiter: str) -> list[str]:
+    """The header row, read from the handle's first line."""
+    first = handle.readline()
+    return _check_header(path, next(csv.reader([first], delimiter=delimiter), None)
+                         if first else None)
+
+
 def _check_header(path: Path, header: list[str] | None) -> list[str]:
     if header is None:
         raise InputError("empty CSV file: no header row", file=str(path))
@@ -73,9 +80,7 @@ def scan_csv(path: Path, contract: Contract, wanted: dict[str, str | None]) -> S
 def _read_header(path: Path, contract: Contract) -> list[str]:
     try:
         with open(path, newline="", encoding=_encoding(contract)) as handle:
-            first = handle.readline()
-        return _check_header(path, next(csv.reader([first], delimiter=_delimiter(
-            path, contract)), None) if first else None)
+            return _header(path, handle, _delimiter(path, contract))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read CSV: {exc}", file=str(path)) from None
 
@@ -137,9 +142,7 @@ def _scan_csv_pure(path: Path, contract: Contract, wanted: dict[str, str | None]
     fast = os.environ.get("MLCI_CSV_READER", "") != "csv"
     try:
         with open(path, newline="", encoding=_encoding(contract)) as handle:
-            first = handle.readline()
-            header = _check_header(path, next(csv.reader([first], delimiter=delimiter), None)
-                                   if first else None)
+            header = _header(path, handle, delimiter)
             keep = [(i, name) for i, name in enumerate(header) if name in wanted]
             builders = {name: ColumnBuilder(name, wanted[name], nulls) for _, name in keep}
             fast = fast and len(header) > 1 and bool(keep)  # one column: a blank line is a row
@@ -164,7 +167,7 @@ def _serial(handle: Any, line: int, *, fast: bool, parse: ChunkParser,
         if not text:
             return rows
         text += handle.readline()
-        if text.count("\r") != text.count("\r\n"):  # a line may also end at a lone \r
+        if "\r" in text and text.count("\r") != text.count("\r\n"):  # a lone \r ends a line
             count = len(io.StringIO(text, newline="").readlines())
         else:
             count = text.count("\n") + (not text.endswith("\n"))
