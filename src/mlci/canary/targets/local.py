@@ -57,10 +57,11 @@ class LocalTarget:
         temporary.write_text(json.dumps(self.servers, indent=2))
         os.replace(temporary, self.record_file)
 
-    def _server(self, label: str, ref: ModelRef,
+    def _server(self, label: str, ref: ModelRef, launched: list[processes.Launch],
                 keep: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The running server of `ref` under `label`, started if needed; a recorded server of
-        another model is stopped unless it is `keep` (the one just chosen as stable)."""
+        """The record of the server of `ref` under `label`: the running one, or one launched
+        here (added to `launched`; the caller waits for it). A recorded server of another
+        model is stopped unless it is `keep` (the one just chosen as stable)."""
         record = self.servers.get(label)
         if processes.running(record, ref.uri):
             return dict(record or {})
@@ -70,9 +71,10 @@ class LocalTarget:
             return dict(other or {})  # a promotion cut short: the canary's server is stable
         if record and (keep is None or record.get("pid") != keep.get("pid")):
             processes.stop(record)
-        return processes.start_model_server(ref, workdir=self.workdir, label=label,
-                                            tracking_uri=self.tracking_uri,
-                                            timeout=self.settings.startup_timeout)
+        launch = processes.launch_model_server(ref, workdir=self.workdir, label=label,
+                                               tracking_uri=self.tracking_uri)
+        launched.append(launch)
+        return launch.record
 
     # -- the router -------------------------------------------------------------------------
 
@@ -125,8 +127,16 @@ class LocalTarget:
         if saved.get("servers"):
             self.servers = {**self.servers, **saved["servers"]}
         resumed = bool(saved)
-        self.servers["stable"] = self._server("stable", stable)
-        self.servers["canary"] = self._server("canary", canary, keep=self.servers["stable"])
+        launched: list[processes.Launch] = []
+        try:
+            found = self._server("stable", stable, launched)
+            found_canary = self._server("canary", canary, launched, keep=found)
+        except BaseException:
+            for launch in launched:   # the canary's download or start failed
+                processes.stop(launch.record)
+            raise
+        processes.wait_ready(launched, self.settings.startup_timeout)
+        self.servers["stable"], self.servers["canary"] = found, found_canary
         self._save()
         weight = float(self.servers.get("weight", 0.0)) if resumed else 0.0
         self._route(weight)

@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,17 @@ def prune_models(workdir: Path, serving: list[dict[str, Any] | None]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def start_model_server(ref: ModelRef, *, workdir: Path, label: str,
-                       tracking_uri: str | None, timeout: float) -> dict[str, Any]:
-    """Start MLflow's scoring server for `ref` on a free port; return its record once /ping
-    answers. It runs with this interpreter, so it finds the venv's MLflow and uvicorn."""
+@dataclass
+class Launch:
+    """A model server started by this process and not yet known to answer."""
+    record: dict[str, Any]
+    process: subprocess.Popen[bytes]
+
+
+def launch_model_server(ref: ModelRef, *, workdir: Path, label: str,
+                        tracking_uri: str | None) -> Launch:
+    """Start MLflow's scoring server for `ref` on a free port (`wait_ready` waits for it).
+    It runs with this interpreter, so it finds the venv's MLflow and uvicorn."""
     model_dir = download_model(ref, workdir, tracking_uri)
     port = free_port()
     env = dict(os.environ)
@@ -119,19 +127,37 @@ def start_model_server(ref: ModelRef, *, workdir: Path, label: str,
                                        start_new_session=True)
         except OSError as error:
             raise TargetError(f"cannot start the model server: {error}") from None
-    record = {"model": ref.model, "version": ref.version, "uri": ref.uri,
-              "pid": process.pid, "port": port, "log": str(log)}
+    return Launch({"model": ref.model, "version": ref.version, "uri": ref.uri,
+                   "pid": process.pid, "port": port, "log": str(log)}, process)
+
+
+def wait_ready(launches: list[Launch], timeout: float) -> None:
+    """Wait until every launched server answers /ping. Servers start at once (their start-up
+    is mostly importing MLflow: two of them take little longer than one on two cores). When
+    one exits or times out, all of `launches` are stopped: none is left running unrecorded."""
+    pending = list(launches)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise TargetError(f"the model server for {ref.uri} exited with "
-                              f"{process.returncode}; its log ({log}):\n{_tail(log)}")
-        if answers(port):
-            return record
-        time.sleep(0.2)
-    stop(record)
-    raise TargetError(f"the model server for {ref.uri} did not answer /ping within "
-                      f"{timeout:.0f}s; its log ({log}):\n{_tail(log)}")
+    try:
+        while pending:
+            for launch in list(pending):
+                record, process = launch.record, launch.process
+                if process.poll() is not None:
+                    raise TargetError(f"the model server for {record['uri']} exited with "
+                                      f"{process.returncode}; its log ({record['log']}):\n"
+                                      f"{_tail(Path(record['log']))}")
+                if answers(int(record["port"])):
+                    pending.remove(launch)
+            if pending and time.monotonic() >= deadline:
+                late = pending[0].record
+                raise TargetError(f"the model server for {late['uri']} did not answer /ping "
+                                  f"within {timeout:.0f}s; its log ({late['log']}):\n"
+                                  f"{_tail(Path(late['log']))}")
+            if pending:
+                time.sleep(0.2)
+    except BaseException:
+        for launch in launches:
+            stop(launch.record)
+        raise
 
 
 def running(record: dict[str, Any] | None, uri: str) -> bool:
