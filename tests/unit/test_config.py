@@ -140,6 +140,23 @@ def test_ambient_mlflow_uri_fills_an_unset_key(tmp_path: Path) -> None:
     assert config.registry.tracking_uri == "http://amb"
 
 
+def test_registry_uri_must_name_the_registry_in_use(tmp_path: Path) -> None:
+    """mlci reads a separate registry from MLFLOW_REGISTRY_URI; a key naming another one would
+    be ignored, promotions going elsewhere: refused (exit 2), never silently dropped."""
+    path = write(tmp_path, "model: m\nregistry:\n  tracking_uri: http://track\n"
+                 "  registry_uri: https://bob:s3cret@reg.example\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(args(path), env={})
+    error = caught.value
+    assert (error.file, error.line, error.key) == (str(path), 4, "registry.registry_uri")
+    assert "expected the registry mlci uses (http://track)" in error.message
+    assert "MLFLOW_REGISTRY_URI" in error.message and "s3cret" not in error.message
+    env = {"MLFLOW_REGISTRY_URI": "https://bob:s3cret@reg.example"}
+    assert load_config(args(path), env=env).registry.registry_uri == env["MLFLOW_REGISTRY_URI"]
+    same = write(tmp_path, "model: m\nregistry: {tracking_uri: http://t, registry_uri: http://t}\n")
+    assert load_config(args(same), env={}).registry.registry_uri == "http://t"
+
+
 def test_environment_errors_name_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(args(write(tmp_path, "model: m\n")), env={"MLCI_TRAIN__SEED": "many"})

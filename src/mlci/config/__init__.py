@@ -124,4 +124,26 @@ def load_config(args: argparse.Namespace | None = None,
     config = validate(data, file=file, lines=lines, sources=sources if isinstance(data, dict)
                       else None)
     config._base_dir = path.parent.resolve() if path else Path.cwd()
+    _check_registry_uri(config, env, file, lines)
     return config
+
+
+def _check_registry_uri(config: Any, env: Mapping[str, str], file: str,
+                        lines: dict[tuple[str, ...], int]) -> None:
+    """`registry.registry_uri` must name the registry mlci will use: MLflow's
+    MLFLOW_REGISTRY_URI when set, else the tracking server. mlci does not route registry
+    calls by the key itself, so a different value would send promotions to a registry the
+    file does not name: refused, never ignored."""
+    wanted = config.registry.registry_uri
+    if not wanted:
+        return
+    used = env.get("MLFLOW_REGISTRY_URI") or config.registry.tracking_uri
+    if wanted != used:
+        from mlci.redact import strip_credentials
+
+        where = strip_credentials(used) if used else "the tracking server"
+        raise ConfigError(
+            f"expected the registry mlci uses ({where}), got {strip_credentials(wanted)!r}: "
+            "mlci reads a separate registry from MLFLOW_REGISTRY_URI, as MLflow does; set it "
+            "to this URI, or remove the key", file=file, key="registry.registry_uri",
+            line=lines.get(("registry", "registry_uri")))

@@ -59,7 +59,9 @@ class Registry(Section):
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI; default: $MLFLOW_TRACKING_URI, else a local "
         "SQLite store (sqlite:///mlruns.db, needs the full mlflow package)")
-    registry_uri: str | None = Field(None, description="MLflow model registry URI, if separate")
+    registry_uri: str | None = Field(
+        None, description="the MLflow model registry in use, checked: it must equal "
+        "$MLFLOW_REGISTRY_URI (how a separate registry is set), else the tracking URI")
     alias: str = Field("champion", pattern=r"^[A-Za-z0-9_-]+$",
                        description="registry alias that marks the production model")
 
