@@ -104,9 +104,11 @@ def test_promote_and_rollback_actions(mlflow_server: MlflowServer, make_repo: Ca
                                   "review-approved": "success"}, result.log
 
     assert result.step_outputs("promote", job="promote") == {"version": "1",
-                                                             "previous-version": ""}
+                                                             "previous-version": "",
+                                                             "promoted": "true"}
     assert result.step_outputs("again", job="promote") == {"version": "2",
-                                                           "previous-version": "1"}
+                                                           "previous-version": "1",
+                                                           "promoted": "true"}
     assert result.step_outputs("rollback", job="promote") == {"version": "1",
                                                               "previous-version": "2"}
     assert "promoted version 1" in result.summary("promote")

@@ -40,6 +40,20 @@ include:
       approved: true
       environment: production
       tracking-uri: {url}
+  - local: gitlab-templates/canary-deploy.yml
+    inputs:
+      mlci-install: "{install}"
+      model: {model}
+      mode: run
+      tracking-uri: {url}
+
+# The rollout job wired as gitlab-templates/pipeline.yml wires it (a unit test pins the same
+# variables there): the version and whether anything was promoted, from the promote dotenv.
+mlci-canary-deploy:
+  needs: [mlci-promote]
+  variables:
+    MLCI_INPUT_CANARY_VERSION: "$MLCI_VERSION"
+    MLCI_INPUT_CANARY_IF_PROMOTED: "$MLCI_PROMOTED"
 """
 
 
@@ -53,13 +67,21 @@ def test_promote_template_auto_and_manual_approval(
     repo = make_repo({"reports/gate.json": report,
                       ".gitlab-ci.yml": pipeline(str(mlci_wheel), url, model)})
 
-    # The pipeline: the automatic job sees a review verdict and does nothing; the manual job
-    # waits for a person.
-    auto = gitlab(repo, job="mlci-promote")
-    assert auto.jobs == {"mlci-promote": "PASS"}, auto.log
+    # A `canary` alias left from an earlier rollout: the rollout job must not start it.
+    client(url).set_registered_model_alias(model, "canary", "1")
+
+    # The pipeline: the automatic job sees a review verdict and does nothing, so the rollout
+    # job after it starts nothing either; the manual job waits for a person.
+    auto = gitlab(repo, job=["mlci-promote", "mlci-canary-deploy"])
+    assert auto.jobs == {"mlci-promote": "PASS", "mlci-canary-deploy": "PASS"}, auto.log
     assert "the gate said review, not promote (--verdicts): nothing to do" in \
         auto.job_log("mlci-promote")
-    assert auto.dotenv["mlci-promote"] == {"MLCI_VERSION": "", "MLCI_PREVIOUS_VERSION": ""}
+    assert "nothing was promoted (--if-promoted false): no rollout" in \
+        auto.job_log("mlci-canary-deploy")
+    assert auto.dotenv["mlci-canary-deploy"] == {"MLCI_OUTCOME": "idle", "MLCI_WEIGHT": "0"}
+    assert alias(url, model, "canary") == "1" and alias(url, model) is None
+    assert auto.dotenv["mlci-promote"] == {"MLCI_VERSION": "", "MLCI_PREVIOUS_VERSION": "",
+                                           "MLCI_PROMOTED": "false"}
     assert alias(url, model) is None
 
     # A person starts the manual job (in the protected environment): it promotes, and the
@@ -70,7 +92,8 @@ def test_promote_template_auto_and_manual_approval(
     manual = gitlab(repo, job="mlci-reviewed-promote")
     assert manual.jobs == {"mlci-reviewed-promote": "PASS"}, manual.log
     assert manual.dotenv["mlci-reviewed-promote"] == {"MLCI_VERSION": "1",
-                                                      "MLCI_PREVIOUS_VERSION": ""}
+                                                      "MLCI_PREVIOUS_VERSION": "",
+                                                      "MLCI_PROMOTED": "true"}
     assert alias(url, model) == "1"
     tags = client(url).get_model_version(model, "1").tags
     assert tags["mlci.approved_by"] == "alice" and tags["mlci.gate.verdict"] == "review"

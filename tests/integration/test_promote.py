@@ -86,7 +86,7 @@ def test_promote_records_lineage_outputs_and_history(
     # The first model: no gate report, so a person approves it.
     assert cli(mlflow_server, "promote", "--model", model, "--candidate",
                f"runs:/{first}/model", "--approved") == 0
-    assert outputs(tmp_path) == {"version": "1", "previous-version": ""}
+    assert outputs(tmp_path) == {"version": "1", "previous-version": "", "promoted": "true"}
     assert alias(url, model) == "1"
 
     # Then a gated one, as a GitHub job: the report's baseline is the expected current holder.
@@ -107,6 +107,7 @@ def test_promote_records_lineage_outputs_and_history(
     assert result["verdict"] == "promote" and result["approved_by"] == "gate"
     gh_out = (tmp_path / "gh-out").read_text()
     assert "version<<" in gh_out and "\n2\n" in gh_out and "previous-version<<" in gh_out
+    assert "promoted<<" in gh_out
     assert "promoted version 2" in (tmp_path / "gh-summary").read_text()
     assert alias(url, model) == "2"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,56 @@ def test_a_command_that_cannot_import_is_a_crash_not_a_verdict(
     code = main(["gate"])
     assert code == 2, "exit 1 would read as a reject verdict"
     assert "internal error in mlci" in capsys.readouterr().err
+
+
+def _github_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLCI_", "GITHUB_"))}
+    return {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), **extra}
+
+
+def _github_outputs(tmp_path: Path) -> dict[str, str]:
+    text = (tmp_path / "out").read_text()
+    found = re.findall(r"^([a-z-]+)<<(\S+)\n(.*?)\n\2$", text, flags=re.MULTILINE | re.DOTALL)
+    return {name: value for name, _, value in found}
+
+
+def test_promote_verdicts_skip_says_promoted_false(tmp_path: Path) -> None:
+    _gate_files(tmp_path, 0.5)
+    mlci("gate", "--spec", "gate.yml", "--candidate", "cand.json", "--baseline", "base.json",
+         "--report-json", "report.json", cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlci", "promote", "--model", "m", "--candidate", "1",
+         "--gate-report", "report.json", "--verdicts", "promote"],
+        capture_output=True, text=True, cwd=tmp_path, env=_github_env(tmp_path), check=False)
+    assert done.returncode == 0, done.stderr
+    assert _github_outputs(tmp_path) == {"version": "", "previous-version": "",
+                                         "promoted": "false"}
+
+
+def test_canary_if_promoted_false_starts_nothing_and_reads_no_registry(tmp_path: Path) -> None:
+    # As the pipeline's rollout job runs it: every flag from MLCI_INPUT_*, the registry
+    # unreachable (reading it would be exit 2), a stale `canary` alias never consulted.
+    env = _github_env(tmp_path, MLCI_INPUT_CANARY_MODE="run", MLCI_INPUT_CANARY_MODEL="churn",
+                      MLCI_INPUT_CANARY_VERSION="", MLCI_INPUT_CANARY_IF_PROMOTED="false",
+                      MLCI_INPUT_CANARY_TRACKING_URI="http://127.0.0.1:9")
+    done = subprocess.run([sys.executable, "-m", "mlci", "canary"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "nothing was promoted" in done.stdout
+    assert _github_outputs(tmp_path) == {"outcome": "idle", "weight": "0"}
+    assert "idle" in (tmp_path / "summary").read_text()
+    assert not (tmp_path / ".mlci").exists()          # no rollout state was opened
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["canary", "status", "--model", "m", "--if-promoted", "false"],
+     "--if-promoted applies to run and step, not status"),
+    (["canary", "run", "--model", "m", "--if-promoted", "maybe"], "--if-promoted"),
+])
+def test_canary_if_promoted_bad_use_is_exit_2(tmp_path: Path, argv: list[str],
+                                              expected: str) -> None:
+    done = mlci(*argv, cwd=tmp_path)
+    assert done.returncode == 2 and expected in done.stderr, done.stderr

@@ -51,6 +51,18 @@ def test_the_gate_jobs_hold_no_shell_logic() -> None:
     assert template["$[[ inputs.job-prefix ]]-gate"]["script"] == ["mlci gate"]
 
 
+def test_no_job_of_the_gitlab_pipeline_holds_shell_logic() -> None:
+    """Every job runs its stage template's one `mlci` line; the wiring is job variables."""
+    text = (ROOT / "gitlab-templates" / "pipeline.yml").read_text(encoding="utf-8")
+    jobs = {k: v for k, v in yaml.safe_load(text.split("\n---\n", 1)[1]).items()
+            if not k.startswith(".") and k != "include"}
+    assert {"mlci-canary-deploy", "mlci-reviewed-canary-deploy", "mlci-gate"} <= set(jobs)
+    assert not {k for k, job in jobs.items() if {"script", "before_script"} & set(job)}
+    for name in ("mlci-canary-deploy", "mlci-reviewed-canary-deploy"):
+        assert jobs[name]["variables"] == {"MLCI_INPUT_CANARY_VERSION": "$MLCI_VERSION",
+                                           "MLCI_INPUT_CANARY_IF_PROMOTED": "$MLCI_PROMOTED"}
+
+
 @pytest.mark.parametrize("path", ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_composite_action_names_a_sibling_through_the_callers_checkout(path: Path) -> None:
     uses = uses_of(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--approve", action="store_true", help="approve the current manual "
                         "pause (recorded with who approved)")
     parser.add_argument("--reason", metavar="TEXT", help="abort: why (recorded)")
+    parser.add_argument("--if-promoted", choices=("true", "false"),
+                        help="run/step: the `promoted` output of the promote step before it; "
+                        "false (its gate verdict was not one it acts on) starts no rollout "
+                        "and exits 0 with outcome idle")
 
 
 def _protocol(path: str) -> Any:
@@ -87,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
     if args.version is not None and not args.version.strip().isdigit():
         raise InputError(f"expected a version number, got {args.version!r}", key="--version")
     version = str(int(args.version)) if args.version else None
+    if args.if_promoted and args.action not in ("run", "step"):
+        raise InputError(f"--if-promoted applies to run and step, not {args.action}",
+                         key="--if-promoted")
+    if args.if_promoted == "false":
+        return _nothing_promoted(platform, model, args.json)
     deploy = config.deploy or Deploy()
     if args.target:
         deploy = deploy.model_copy(update={"target": args.target})
@@ -142,4 +151,18 @@ def run(args: argparse.Namespace) -> int:
         print(report.text(model, result.outcome, result.message, result.rollout))
     if result.outcome == ROLLED_BACK and args.action != "status":
         return 1
+    return 0
+
+
+def _nothing_promoted(platform: Any, model: str, as_json: bool) -> int:
+    """--if-promoted false: the promote step moved nothing, so there is nothing to roll out
+    (and a `canary` alias left from an earlier rollout must not be started instead)."""
+    message = "nothing was promoted (--if-promoted false): no rollout"
+    platform.set_outputs({"outcome": "idle", "weight": "0"})
+    platform.summary(f"### mlci canary: `{model}` idle\n\n{message}")
+    if as_json:
+        print(json.dumps({"model": model, "outcome": "idle", "weight": 0.0,
+                          "message": message, "rollout": None}, indent=2))
+    else:
+        print(f"{model}: idle -- {message}")
     return 0

@@ -5,7 +5,8 @@ moved since the gate saw it, or another promotion won the race; 2 bad input or t
 registry unreachable (nothing moved); 3 the gate said review and `--approved` was not given.
 With `--verdicts`, a gate verdict not in the list changes nothing and exits 0 (so a pipeline
 can include promote once per verdict it handles: automatic for promote, manual for review).
-Outputs: `version`, `previous-version` (empty when the alias was not set, or nothing was done).
+Outputs: `version`, `previous-version` (empty when the alias was not set, or nothing was done),
+`promoted` (true when the alias names the candidate now; false when --verdicts skipped it).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.verdicts:
         verdict = _gate_verdict(args)
         if verdict not in args.verdicts:
-            platform.set_outputs({"version": "", "previous-version": ""})
+            platform.set_outputs({"version": "", "previous-version": "", "promoted": "false"})
             print(f"mlci promote: the gate said {verdict}, not {' or '.join(args.verdicts)} "
                   "(--verdicts): nothing to do")
             return 0
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
                          approved=args.approved, override=args.override, reason=args.reason,
                          platform=platform, expect_alias=args.production_alias)
     output_result(platform, result, args.json)
+    platform.set_outputs({"promoted": "true"})
     if not args.json:
         what = "promoted" if result.moved else "already there"
         print(f"{model}@{alias}: {result.previous_version or 'unset'} -> {result.version} "
