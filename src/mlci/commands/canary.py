@@ -157,12 +157,14 @@ def run(args: argparse.Namespace) -> int:
 def _nothing_promoted(platform: Any, model: str, as_json: bool) -> int:
     """--if-promoted false: the promote step moved nothing, so there is nothing to roll out
     (and a `canary` alias left from an earlier rollout must not be started instead)."""
+    from mlci.canary import report
+
     message = "nothing was promoted (--if-promoted false): no rollout"
     platform.set_outputs({"outcome": "idle", "weight": "0"})
-    platform.summary(f"### mlci canary: `{model}` idle\n\n{message}")
+    platform.summary(report.markdown(model, "idle", message, None))
     if as_json:
         print(json.dumps({"model": model, "outcome": "idle", "weight": 0.0,
                           "message": message, "rollout": None}, indent=2))
     else:
-        print(f"{model}: idle -- {message}")
+        print(report.text(model, "idle", message, None))
     return 0
