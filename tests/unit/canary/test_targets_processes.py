@@ -65,3 +65,31 @@ def test_one_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> None
 
 def test_nothing_to_wait_for(tmp_path: Path) -> None:
     wait_ready([], timeout=0)
+
+
+def test_a_launch_never_reuses_the_port_of_one_launched_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both servers of a rollout are launched before either listens: the kernel may hand the
+    first one's port out again, and the second must not take it."""
+    import mlci.canary.targets.processes as processes
+    from mlci.canary.interfaces import ModelRef
+
+    ports = iter([5001, 5001, 5001, 5002])
+    started: list[list[str]] = []
+
+    class FakePopen:
+        pid = 4242
+
+        def __init__(self, argv: list[str], **_: object) -> None:
+            started.append(argv)
+
+    monkeypatch.setattr(processes, "download_model", lambda *a: tmp_path)
+    monkeypatch.setattr(processes, "free_port", lambda: next(ports))
+    monkeypatch.setattr(processes.subprocess, "Popen", FakePopen)
+    ref = ModelRef("m", "1", "models:/m/1")
+    first = processes.launch_model_server(ref, workdir=tmp_path, label="stable",
+                                          tracking_uri=None)
+    second = processes.launch_model_server(ref, workdir=tmp_path, label="canary",
+                                           tracking_uri=None, avoid=frozenset({5001}))
+    assert (first.record["port"], second.record["port"]) == (5001, 5002)
+    assert [argv[argv.index("--port") + 1] for argv in started] == ["5001", "5002"]

@@ -71,8 +71,9 @@ class LocalTarget:
             return dict(other or {})  # a promotion cut short: the canary's server is stable
         if record and (keep is None or record.get("pid") != keep.get("pid")):
             processes.stop(record)
-        launch = processes.launch_model_server(ref, workdir=self.workdir, label=label,
-                                               tracking_uri=self.tracking_uri)
+        launch = processes.launch_model_server(
+            ref, workdir=self.workdir, label=label, tracking_uri=self.tracking_uri,
+            avoid=frozenset(int(other.record["port"]) for other in launched))
         launched.append(launch)
         return launch.record
 

@@ -108,11 +108,15 @@ class Launch:
 
 
 def launch_model_server(ref: ModelRef, *, workdir: Path, label: str,
-                        tracking_uri: str | None) -> Launch:
+                        tracking_uri: str | None, avoid: frozenset[int] = frozenset()) -> Launch:
     """Start MLflow's scoring server for `ref` on a free port (`wait_ready` waits for it).
-    It runs with this interpreter, so it finds the venv's MLflow and uvicorn."""
+    It runs with this interpreter, so it finds the venv's MLflow and uvicorn. `avoid`: the
+    ports of servers launched just before, which may not listen yet (a port the kernel just
+    gave out and got back can be given out again)."""
     model_dir = download_model(ref, workdir, tracking_uri)
     port = free_port()
+    while port in avoid:
+        port = free_port()
     env = dict(os.environ)
     env[MODEL_PATH_VARIABLE] = str(model_dir)
     if tracking_uri:
