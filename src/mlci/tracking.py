@@ -8,12 +8,14 @@ without it an unset URI is a configuration error with a clear way out, never a t
 from __future__ import annotations
 
 import importlib.util
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlci.errors import ConfigError
 from mlci.redact import strip_credentials
 
-__all__ = ["LOCAL_STORE_FILE", "resolve_tracking_uri", "strip_credentials"]
+__all__ = ["LOCAL_STORE_FILE", "registry_uri", "resolve_tracking_uri", "strip_credentials"]
 
 LOCAL_STORE_FILE = "mlruns.db"
 
@@ -30,3 +32,9 @@ def resolve_tracking_uri(configured: str | None) -> str:
             "needs the full MLflow package: pip install mlflow)",
             key="registry.tracking_uri")
     return "sqlite:///" + str(Path(LOCAL_STORE_FILE).resolve())
+
+
+def registry_uri(tracking_uri: str | None, env: Mapping[str, str] = os.environ) -> str | None:
+    """The model registry mlci talks to: MLFLOW_REGISTRY_URI (how MLflow, and mlci, take a
+    separate registry), else the tracking server."""
+    return env.get("MLFLOW_REGISTRY_URI") or tracking_uri

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlci.errors import ConfigError
-from mlci.tracking import resolve_tracking_uri, strip_credentials
+from mlci.tracking import registry_uri, resolve_tracking_uri, strip_credentials
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +49,9 @@ def test_credentials_are_stripped_from_shown_uris(uri: str, shown: str) -> None:
 
 def test_an_unset_uri_is_shown_as_the_default() -> None:
     assert "default" in strip_credentials(None) and "default" in strip_credentials("")
+
+
+def test_registry_is_mlflow_registry_uri_else_the_tracking_server() -> None:
+    assert registry_uri("http://track", {}) == "http://track"
+    assert registry_uri("http://track", {"MLFLOW_REGISTRY_URI": "http://reg"}) == "http://reg"
+    assert registry_uri("http://track", {"MLFLOW_REGISTRY_URI": ""}) == "http://track"

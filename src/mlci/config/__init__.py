@@ -137,7 +137,9 @@ def _check_registry_uri(config: Any, env: Mapping[str, str], file: str,
     wanted = config.registry.registry_uri
     if not wanted:
         return
-    used = env.get("MLFLOW_REGISTRY_URI") or config.registry.tracking_uri
+    from mlci.tracking import registry_uri
+
+    used = registry_uri(config.registry.tracking_uri, env)
     if wanted != used:
         from mlci.redact import strip_credentials
 

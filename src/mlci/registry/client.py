@@ -254,9 +254,8 @@ class Registry:
 
         uri = self.tracking_uri = resolve_tracking_uri(self.tracking_uri)
         self.where = strip_credentials(uri)
-        registry_uri = os.environ.get("MLFLOW_REGISTRY_URI") or uri
         try:
-            return MlflowClient(tracking_uri=uri, registry_uri=registry_uri)
+            return MlflowClient(tracking_uri=uri, registry_uri=self.registry_uri)
         except Exception as error:  # noqa: BLE001 - MLflow raises its own types for bad stores
             raise ConfigError(f"cannot use tracking URI {self.where}: {message_of(error)}",
                               key="registry.tracking_uri") from None
@@ -295,6 +294,12 @@ class Registry:
         except NotFound:
             return None
 
+    @property
+    def registry_uri(self) -> str | None:
+        from mlci.tracking import registry_uri
+
+        return registry_uri(self.tracking_uri)
+
     @contextlib.contextmanager
     def fluent_uris(self) -> Iterator[None]:
         """MLflow's process-wide tracking and registry URIs aimed at this registry for the
@@ -308,9 +313,9 @@ class Registry:
         names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
         saved_env = {name: os.environ.get(name) for name in names}
         saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
-        uri = str(self.tracking_uri)   # (resolved when the client was made)
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(saved_env["MLFLOW_REGISTRY_URI"] or uri)
+        registry = str(self.registry_uri)
+        mlflow.set_tracking_uri(str(self.tracking_uri))   # (resolved when the client was made)
+        mlflow.set_registry_uri(registry)
         try:
             yield
         finally:
@@ -327,7 +332,7 @@ class Registry:
         registry URI whatever it is given, so those are downloaded inside `fluent_uris`."""
         from mlflow.artifacts import download_artifacts
 
-        registry_uri = os.environ.get("MLFLOW_REGISTRY_URI") or self.tracking_uri
+        registry_uri = self.registry_uri
         scope = self.fluent_uris() if uri.startswith("models:/") else contextlib.nullcontext()
         with scope:
             return str(self.run(lambda: download_artifacts(
