@@ -8,6 +8,8 @@
 - `UserNginx`: an nginx run as the user runs theirs: its own nginx.conf including the file the
   `nginx` target writes.
 - `send(url, n)`: a bounded load generator; returns the statuses and the variant headers.
+- `serving`: a pytest fixture, the `local` target's settings under `tmp_path` (a free router
+  port); whatever the target started is stopped afterwards.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mlci.canary.targets.config import LocalTarget as LocalConfig
+from mlci.canary.targets.local import LocalTarget
 from tests.registry_support import client
 from tests.services import Service, free_port
 
@@ -315,3 +321,11 @@ class PrometheusServer(Service):
         return ["prometheus", f"--config.file={config}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 f"--storage.tsdb.path={self.root / 'data'}"]
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[LocalConfig]:
+    config = LocalConfig(workdir=str(tmp_path / "serve"), listen=f"127.0.0.1:{free_port()}",
+                         startup_timeout=240)
+    yield config
+    LocalTarget(config, base_dir=tmp_path, tracking_uri=None).stop_all()

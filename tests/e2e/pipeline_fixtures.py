@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlci.canary.targets.config import LocalTarget as LocalConfig
-from mlci.canary.targets.local import LocalTarget
-from tests.services import free_port
+from tests.canary_support import serving as serving  # shared with the canary tests
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = "examples/churn"
@@ -43,14 +42,6 @@ def example(tmp_path: Path) -> Example:
     subprocess.run([sys.executable, str(ROOT / EXAMPLE / "generate.py"), str(snapshots)],
                    check=True)
     return Example({n: ROOT / n for n in names if not n.endswith(".gitignore")}, snapshots)
-
-
-@pytest.fixture
-def serving(tmp_path: Path) -> Iterator[LocalConfig]:
-    config = LocalConfig(workdir=str(tmp_path / "serve"), listen=f"127.0.0.1:{free_port()}",
-                         startup_timeout=240)
-    yield config
-    LocalTarget(config, base_dir=tmp_path, tracking_uri=None).stop_all()
 
 
 @pytest.fixture
