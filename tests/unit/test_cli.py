@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -157,18 +156,19 @@ def test_a_command_that_cannot_import_is_a_crash_not_a_verdict(
     assert "internal error in mlci" in capsys.readouterr().err
 
 
-def _github_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+def _step_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A terminal run that keeps a step's outputs and summary (MLCI_OUTPUT_FILE and
+    MLCI_SUMMARY_FILE; the CI platforms' own files are the act and gitlab-ci-local tests')."""
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLCI_", "GITHUB_"))}
-    return {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"),
-            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), **extra}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLCI_", "GITHUB_", "GITLAB_"))}
+    return {**env, "MLCI_OUTPUT_FILE": str(tmp_path / "out"),
+            "MLCI_SUMMARY_FILE": str(tmp_path / "summary"), **extra}
 
 
-def _github_outputs(tmp_path: Path) -> dict[str, str]:
-    text = (tmp_path / "out").read_text()
-    found = re.findall(r"^([a-z-]+)<<(\S+)\n(.*?)\n\2$", text, flags=re.MULTILINE | re.DOTALL)
-    return {name: value for name, _, value in found}
+def _step_outputs(tmp_path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in (tmp_path / "out").read_text().splitlines())
 
 
 def test_promote_verdicts_skip_says_promoted_false(tmp_path: Path) -> None:
@@ -178,23 +178,23 @@ def test_promote_verdicts_skip_says_promoted_false(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mlci", "promote", "--model", "m", "--candidate", "1",
          "--gate-report", "report.json", "--verdicts", "promote"],
-        capture_output=True, text=True, cwd=tmp_path, env=_github_env(tmp_path), check=False)
+        capture_output=True, text=True, cwd=tmp_path, env=_step_env(tmp_path), check=False)
     assert done.returncode == 0, done.stderr
-    assert _github_outputs(tmp_path) == {"version": "", "previous-version": "",
-                                         "promoted": "false"}
+    assert _step_outputs(tmp_path) == {"version": "", "previous-version": "",
+                                       "promoted": "false"}
 
 
 def test_canary_if_promoted_false_starts_nothing_and_reads_no_registry(tmp_path: Path) -> None:
     # As the pipeline's rollout job runs it: every flag from MLCI_INPUT_*, the registry
     # unreachable (reading it would be exit 2), a stale `canary` alias never consulted.
-    env = _github_env(tmp_path, MLCI_INPUT_CANARY_MODE="run", MLCI_INPUT_CANARY_MODEL="churn",
-                      MLCI_INPUT_CANARY_VERSION="", MLCI_INPUT_CANARY_IF_PROMOTED="false",
-                      MLCI_INPUT_CANARY_TRACKING_URI="http://127.0.0.1:9")
+    env = _step_env(tmp_path, MLCI_INPUT_CANARY_MODE="run", MLCI_INPUT_CANARY_MODEL="churn",
+                    MLCI_INPUT_CANARY_VERSION="", MLCI_INPUT_CANARY_IF_PROMOTED="false",
+                    MLCI_INPUT_CANARY_TRACKING_URI="http://127.0.0.1:9")
     done = subprocess.run([sys.executable, "-m", "mlci", "canary"], capture_output=True,
                           text=True, cwd=tmp_path, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert "nothing was promoted" in done.stdout
-    assert _github_outputs(tmp_path) == {"outcome": "idle", "weight": "0"}
+    assert _step_outputs(tmp_path) == {"outcome": "idle", "weight": "0"}
     assert "idle" in (tmp_path / "summary").read_text()
     assert not (tmp_path / ".mlci").exists()          # no rollout state was opened
 
