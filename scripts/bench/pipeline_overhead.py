@@ -167,17 +167,24 @@ finally:
 """
 
 
+def probe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"floor probe {argv[0]} failed (exit {done.returncode}):\n"
+                         f"{done.stderr[-2000:]}")
+    return done
+
+
 def timed(argv: list[str], env: dict[str, str]) -> float:
     start = time.monotonic()
-    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=600)
+    probe(argv, env)
     return time.monotonic() - start
 
 
 def reported(argv: list[str], env: dict[str, str]) -> float:
     """The seconds a probe script prints last."""
-    done = subprocess.run(argv, env=env, check=True, capture_output=True, text=True,
-                          timeout=600)
-    return float(done.stdout.split()[-1])
+    return float(probe(argv, env).stdout.split()[-1])
 
 
 def floor(example: Path, docs: list[dict[str, Any]], env: dict[str, str]) -> dict[str, Any]:
@@ -201,7 +208,7 @@ def floor(example: Path, docs: list[dict[str, Any]], env: dict[str, str]) -> dic
         "server": lambda: reported([python, "-c", SERVER_PROBE, store, str(champion),
                                     str(example / ".mlci/floor")], env),
     }
-    each = {name: statistics.median(probe() for _ in range(3)) for name, probe in probes.items()}
+    each = {name: statistics.median(run() for _ in range(3)) for name, run in probes.items()}
     total = sum(counts[name] * each[name] for name in each)
     return {"seconds": round(total, 1), "each": {k: round(v, 2) for k, v in each.items()},
             "counts": counts}
