@@ -192,8 +192,8 @@ def floor(example: Path, docs: list[dict[str, Any]], env: dict[str, str]) -> dic
     store = f"sqlite:///{example}/.mlci/mlflow.db"
     stages = [s for doc in docs for s in doc["stages"]]
     image = next(s["detail"]["image_digest"] for s in reversed(stages) if s["stage"] == "train")
-    champion = next(s["detail"]["version"] for s in reversed(stages)
-                    if s["stage"] == "promote" and s.get("detail", {}).get("version"))
+    served = next(s["detail"]["version"] for s in reversed(stages)    # the last promoted
+                  if s["stage"] == "promote" and s.get("detail", {}).get("version"))
     counts = {"registry": len(docs),
               "container": sum(1 for s in stages if s["stage"] == "gate"
                                and (s.get("detail") or {}).get("baseline_version")),
@@ -205,7 +205,7 @@ def floor(example: Path, docs: list[dict[str, Any]], env: dict[str, str]) -> dic
                                       "champion"], env),
         "container": lambda: timed(["podman", "run", "--rm", "--network", "none",
                                     image.removeprefix("sha256:"), "true"], env),
-        "server": lambda: reported([python, "-c", SERVER_PROBE, store, str(champion),
+        "server": lambda: reported([python, "-c", SERVER_PROBE, store, str(served),
                                     str(example / ".mlci/floor")], env),
     }
     each = {name: statistics.median(run() for _ in range(3)) for name, run in probes.items()}
