@@ -50,3 +50,24 @@ ROLLOUT = "mlci.rollout"
 # -- the audit trail (`mlci.registry.audit`): params and tags of its event runs --------------
 AUDIT_NEXT = "mlci.next"            # an event's successor in the alias's chain (write-once)
 AUDIT_DECISION = "mlci.decision"    # "move" or "abort", written once
+
+
+# -- registered model names -------------------------------------------------------------------
+# Characters a registered model name may not have: MLflow refuses '/' and ':'; quotes and
+# backslashes would have to survive MLflow's search-filter syntax; '@' separates NAME@ALIAS in
+# models:/ references (and in the audit chain's root experiment name).
+_BAD_MODEL_NAME_CHARS = frozenset("/:'\"`\\@")
+MODEL_NAME_HINT = "Use letters, digits, spaces, '.', '_' or '-'"
+
+
+def model_name_problem(model: str) -> str | None:
+    """Why mlci cannot register and audit a model called `model`, or None when it can. Checked
+    where the name comes in (`mlci.yml`, `--model`), before anything is created."""
+    bad = sorted({c for c in model if c in _BAD_MODEL_NAME_CHARS or not c.isprintable()})
+    if bad:
+        return f"it contains {', '.join(repr(c) for c in bad)}"
+    if len(model) > 250:
+        return "it is longer than 250 characters"
+    if not model.strip() or model != model.strip():
+        return "it is empty or starts or ends with a space"
+    return None

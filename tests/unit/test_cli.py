@@ -203,8 +203,12 @@ def test_canary_if_promoted_false_starts_nothing_and_reads_no_registry(tmp_path:
     (["canary", "status", "--model", "m", "--if-promoted", "false"],
      "--if-promoted applies to run and step, not status"),
     (["canary", "run", "--model", "m", "--if-promoted", "maybe"], "--if-promoted"),
+    # a model name that would put the rollout's state outside .mlci/rollouts
+    (["canary", "abort", "--model", "../../x"],
+     "--model: registered model name '../../x' cannot be used: it contains '/'"),
+    (["history", "--model", "a@b"], "it contains '@'"),
 ])
-def test_canary_if_promoted_bad_use_is_exit_2(tmp_path: Path, argv: list[str],
-                                              expected: str) -> None:
+def test_canary_and_history_bad_use_is_exit_2(tmp_path: Path, argv: list[str],
+                                               expected: str) -> None:
     done = mlci(*argv, cwd=tmp_path)
     assert done.returncode == 2 and expected in done.stderr, done.stderr

@@ -95,6 +95,10 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
          "deploy.protocol.steps.0.weight", "less than or equal to 100"),
         ("data:\n  s3: [bucket/prefix]\n", 2, "data.s3.0", "s3://"),
         ("train: {containerfile: A, image: b}\n", 1, "train", "either containerfile or image"),
+        # a name mlci could not register (it would also name the rollout's state file)
+        ("registry: {}\nmodel: ../../etc/x\n", 2, "model", "it contains '/'"),
+        ('model: "churn\\n::error::pwned"\n', 1, "model", "it contains '\\n', ':'"),
+        ('model: " churn"\n', 1, "model", "starts or ends with a space"),
     ],
 )
 def test_errors_name_file_line_key_and_expectation(

@@ -1,4 +1,4 @@
-"""Shared plumbing of `mlci promote`, `rollback` and `history`."""
+"""Shared plumbing of `mlci promote`, `rollback`, `history` and `canary`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ def registry_for(args: argparse.Namespace) -> tuple[Any, Any]:
     return Registry(config.registry.tracking_uri), config
 
 
+def model_of(args: argparse.Namespace, config: Any) -> str:
+    """The registered model a command acts on: `--model`, else mlci.yml's `model`; a name mlci
+    could not have registered is exit 2 (it also names the rollout's state file)."""
+    from mlci.errors import InputError
+    from mlci.registry.audit import check_model_name
+
+    model = args.model or config.model
+    if not model:
+        raise InputError("no model: give --model NAME or set `model` in mlci.yml", key="--model")
+    return check_model_name(model)
+
+
 def model_alias(args: argparse.Namespace,
                 make: Callable[[argparse.Namespace], tuple[Any, Any]], *,
                 deploy: bool = False) -> tuple[Any, str, str]:
@@ -25,9 +37,7 @@ def model_alias(args: argparse.Namespace,
     from mlci.errors import InputError
 
     registry, config = make(args)
-    model = args.model or config.model
-    if not model:
-        raise InputError("no model: give --model NAME or set `model` in mlci.yml", key="--model")
+    model = model_of(args, config)
     args.production_alias = config.registry.alias
     queued = config.deploy.canary_alias if deploy and config.deploy is not None else None
     alias = args.alias or queued or config.registry.alias

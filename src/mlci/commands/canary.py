@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from mlci.canary.registry import RolloutRegistry
     from mlci.canary.rollout import Lease, Rollout, me
     from mlci.canary.state import open_store
+    from mlci.commands._registry import model_of
     from mlci.config import load_config
     from mlci.config.model import Deploy
     from mlci.errors import InputError
@@ -85,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
                          key="--mode")
     platform = ci.current()
     config = load_config(args)
-    model = args.model or config.model
-    if not model:
-        raise InputError("no model: give --model NAME or set `model` in mlci.yml", key="--model")
+    model = model_of(args, config)
     if args.version is not None and not args.version.strip().isdigit():
         raise InputError(f"expected a version number, got {args.version!r}", key="--version")
     version = str(int(args.version)) if args.version else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mlci.commands._registry import registry_for
+from mlci.commands._registry import model_of, registry_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +23,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit < 1 or args.limit > 1000:
         raise InputError(f"expected 1..1000, got {args.limit}", key="--limit")
     registry, config = registry_for(args)
-    model = args.model or config.model
-    if not model:
-        raise InputError("no model: give --model NAME or set `model` in mlci.yml", key="--model")
+    model = model_of(args, config)
     data = history(registry, model, limit=args.limit, page_token=args.page_token)
     if args.json:
         print(json.dumps(data, indent=2))

@@ -13,9 +13,11 @@ from pydantic import (
     Field,
     PrivateAttr,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
+from mlci import names
 from mlci.canary.sources.config import MetricsConfig
 from mlci.canary.targets.config import CommandTarget, LocalTarget, NginxTarget, SagemakerTarget
 from mlci.gate.spec import GateSpec
@@ -203,6 +205,16 @@ class Config(Section):
     deploy: Deploy | None = None
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @field_validator("model")
+    @classmethod
+    def _usable_model_name(cls, value: str | None) -> str | None:
+        # checked here so every stage refuses it at load, with the file and line
+        why = None if value is None else names.model_name_problem(value)
+        if why:
+            raise ValueError(f"this registered model name cannot be used: {why}. "
+                             f"{names.MODEL_NAME_HINT}")
+        return value
 
     @property
     def base_dir(self) -> Path:

@@ -73,22 +73,13 @@ MAX_TAG = 5000
 MAX_WALK = 100_000
 
 
-# Characters a registered model name may not have: MLflow refuses '/' and ':'; quotes and
-# backslashes would have to survive MLflow's search-filter syntax; '@' separates NAME@ALIAS in
-# models:/ references (and in the audit chain's root experiment name).
-_BAD_NAME_CHARS = frozenset("/:'\"`\\@")
-
-
 def check_model_name(model: str) -> str:
     """`model`, if mlci can register and audit it; else an `InputError` (exit 2), raised before
     anything is created in the registry."""
-    bad = sorted({c for c in model if c in _BAD_NAME_CHARS or not c.isprintable()})
-    if not model.strip() or model != model.strip() or bad or len(model) > 250:
-        why = (f"it contains {', '.join(repr(c) for c in bad)}" if bad else
-               "it is empty or starts or ends with a space" if len(model) <= 250 else
-               "it is longer than 250 characters")
-        raise InputError(f"registered model name {model!r} cannot be used: {why}. Use "
-                         "letters, digits, spaces, '.', '_' or '-'", key="--model")
+    why = names.model_name_problem(model)
+    if why:
+        raise InputError(f"registered model name {model!r} cannot be used: {why}. "
+                         f"{names.MODEL_NAME_HINT}", key="--model")
     return model
 
 
